@@ -1,0 +1,180 @@
+"""``camops``: the command line of the camops ops library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from infra import access, loader, sizing
+from infra.model import Inventory, Sizing
+from infra.problems import Severity, errors
+from infra.validate import validate_path
+
+_stdout = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+
+
+def _inventory(path: str) -> Inventory:
+    """Load an inventory that must be valid; exit 1 listing the problems otherwise."""
+    try:
+        problems = validate_path(path)
+    except loader.InventoryNotFoundError as error:
+        raise click.UsageError(str(error)) from error
+    found = errors(problems)
+    if found:
+        for problem in found:
+            click.echo(problem.line(), err=True)
+        click.echo(f"{len(found)} error(s): run 'camops validate {path}' and fix them", err=True)
+        sys.exit(1)
+    result = loader.load(path)
+    assert result.inventory is not None  # noqa: S101  # validated above
+    return result.inventory
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="camops")
+def main() -> None:
+    """Roll out, operate, audit and retire quarantine-facility camera systems."""
+
+
+@main.command()
+@click.argument("inventory")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--strict", is_flag=True, help="Warnings fail too.")
+@click.option(
+    "--vault-password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also check that every credential reference is defined in the vault.",
+)
+def validate(inventory: str, as_json: bool, strict: bool, vault_password_file: Path | None) -> None:
+    """Validate INVENTORY (a folder such as inventories/lab, or a name such as lab).
+
+    Exit 0 when valid, 1 with one line per problem otherwise.
+    """
+    try:
+        problems = validate_path(inventory, vault_password_file)
+    except loader.InventoryNotFoundError as error:
+        raise click.UsageError(str(error)) from error
+    failing = [p for p in problems if strict or p.severity is Severity.ERROR]
+    if as_json:
+        click.echo(json.dumps({"valid": not failing,
+                               "problems": [p.as_dict() for p in problems]}, ensure_ascii=False,
+                              indent=2))
+    else:
+        for problem in problems:
+            click.echo(problem.line(), err=problem.severity is Severity.ERROR)
+        n_errors = len(errors(problems))
+        click.echo(f"{inventory}: {n_errors} error(s), {len(problems) - n_errors} warning(s)")
+    sys.exit(1 if failing else 0)
+
+
+@main.command()
+@click.argument("inventory")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--headroom", type=float, help="Extra storage fraction (default: province sizing).")
+@click.option("--node-capacity-mbps", type=float, help="Ingest one recorder node can take.")
+@click.option("--min-nodes", type=int, help="Smallest recorder pool.")
+def size(
+    inventory: str,
+    as_json: bool,
+    headroom: float | None,
+    node_capacity_mbps: float | None,
+    min_nodes: int | None,
+) -> None:
+    """Storage, uplink and recorders for INVENTORY's retention period."""
+    model = _inventory(inventory)
+    overrides = {
+        key: value
+        for key, value in {
+            "headroom": headroom,
+            "recorder_node_capacity_mbps": node_capacity_mbps,
+            "recorder_min_nodes": min_nodes,
+        }.items()
+        if value is not None
+    }
+    factors = Sizing.model_validate(model.province.sizing.model_dump() | overrides)
+    report = sizing.size(model, factors)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    _print_size(model, report)
+
+
+def _print_size(model: Inventory, report: sizing.SizingReport) -> None:
+    cameras = Table(title=f"Cameras — {model.province.name}", title_justify="left")
+    for column in ("facility", "camera", "kbit/s", "days", "GB/day", "storage GB"):
+        cameras.add_column(column, justify="left" if column in {"facility", "camera"} else "right")
+    for item in report.facilities:
+        for cam in item.cameras:
+            cameras.add_row(item.facility_id, cam.camera_id, str(cam.bitrate_kbps),
+                            str(cam.retention_days), f"{cam.gb_per_day:.1f}", f"{cam.storage_gb:.0f}")
+    _stdout.print(cameras)
+
+    facilities = Table(title="Facilities (NVR storage, uplink)", title_justify="left")
+    for column in ("facility", "district", "status", "cameras", "ingest Mbit/s",
+                   "uplink needed Mbit/s", "uplink line", "NVR storage GB", "NVR disk GB"):
+        facilities.add_column(column, justify="left" if column in {"facility", "district", "status"} else "right")
+    for item in report.facilities:
+        facilities.add_row(
+            item.facility_id, item.district, item.status, str(len(item.cameras)),
+            f"{item.ingest_mbps:.1f}", f"{item.uplink_mbps:.1f}",
+            "" if item.uplink_available_mbps is None else f"{item.uplink_available_mbps:g}",
+            f"{item.storage_gb:.0f}",
+            "" if item.nvr_storage_gb is None else str(item.nvr_storage_gb),
+        )
+    _stdout.print(facilities)
+
+    districts = Table(title="Districts (active and standby facilities)", title_justify="left")
+    for column in ("district", "name", "facilities", "cameras", "ingest Mbit/s", "storage GB"):
+        districts.add_column(column, justify="left" if column in {"district", "name"} else "right")
+    for district in report.districts:
+        districts.add_row(district.district, district.name, str(district.facilities),
+                          str(district.cameras), f"{district.ingest_mbps:.1f}",
+                          f"{district.storage_gb:.0f}")
+    _stdout.print(districts)
+
+    central = report.central
+    _stdout.print(
+        f"Central: {central.facilities} facilities, {central.cameras} cameras, "
+        f"ingest {central.ingest_mbps:.1f} Mbit/s, storage {central.storage_gb:.0f} GB "
+        f"({central.storage_gb / 1000:.2f} TB, headroom {central.headroom:.0%}), "
+        f"recorder nodes {central.recorder_nodes} at {central.node_capacity_mbps:g} Mbit/s each"
+    )
+
+
+@main.command("access-matrix")
+@click.argument("inventory")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv"]), default="md", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@click.option("--check", is_flag=True,
+              help="Exit 1 if --output differs from what would be written (for CI).")
+def access_matrix(inventory: str, fmt: str, output: Path | None, check: bool) -> None:
+    """Who sees which facilities and cameras of INVENTORY (R7)."""
+    model = _inventory(inventory)
+    text = access.to_markdown(model) if fmt == "md" else access.to_csv(model)
+    if output is None:
+        if check:
+            raise click.UsageError("--check needs --output")
+        click.echo(text, nl=False)
+        return
+    if check:
+        current = output.read_text(encoding="utf-8") if output.is_file() else None
+        if current != text:
+            click.echo(
+                f"{output} is not current: run 'camops access-matrix {inventory} "
+                f"--format {fmt} --output {output}' and commit it", err=True)
+            sys.exit(1)
+        click.echo(f"{output} is current")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    main()
