@@ -68,19 +68,50 @@ def to_csv(inventory: Inventory) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
-        ["stt", "full_name", "position", "unit", "email", "role", "scope", "enabled",
-         "facility_id", "facility_name", "operator", "camera_id", "camera_name", "zone"]
+        [
+            "stt",
+            "full_name",
+            "position",
+            "unit",
+            "email",
+            "role",
+            "scope",
+            "enabled",
+            "facility_id",
+            "facility_name",
+            "operator",
+            "camera_id",
+            "camera_name",
+            "zone",
+        ]
     )
     for account in inventory.accounts:
-        head = [account.stt or "", account.full_name, account.position, account.unit,
-                account.email, account.role.value, account.scope, str(account.enabled).lower()]
+        head = [
+            account.stt or "",
+            account.full_name,
+            account.position,
+            account.unit,
+            account.email,
+            account.role.value,
+            account.scope,
+            str(account.enabled).lower(),
+        ]
         facilities = visible_facilities(inventory, account)
         if not facilities:
             writer.writerow([*head, "", "", "", "", "", ""])
         for facility in facilities:
             for camera in facility.cameras:
-                writer.writerow([*head, facility.id, facility.name, facility.operator.value,
-                                 camera.id, camera.name, camera.zone])
+                writer.writerow(
+                    [
+                        *head,
+                        facility.id,
+                        facility.name,
+                        facility.operator.value,
+                        camera.id,
+                        camera.name,
+                        camera.zone,
+                    ]
+                )
     return out.getvalue()
 
 
@@ -136,9 +167,11 @@ def to_markdown(inventory: Inventory) -> str:
             if facility.operator is Operator.MILITARY_COMMAND
             else "Huyện / District"
         )
+        district = _cell(inventory.district_name(facility.district))
+        camera_ids = ", ".join(f"`{camera.id}`" for camera in facility.cameras) or "—"
         lines.append(
-            f"| `{facility.id}` {_cell(facility.name)} | {_cell(inventory.district_name(facility.district))}"
-            f" | {run_by} | {facility.status.value} | {len(facility.cameras)} | {who} |"
+            f"| `{facility.id}` {_cell(facility.name)} | {district} | {run_by} | "
+            f"{facility.status.value} | {camera_ids} | {who} |"
         )
     lines.append("")
     return "\n".join(lines)

@@ -61,9 +61,13 @@ def validate(inventory: str, as_json: bool, strict: bool, vault_password_file: P
         raise click.UsageError(str(error)) from error
     failing = [p for p in problems if strict or p.severity is Severity.ERROR]
     if as_json:
-        click.echo(json.dumps({"valid": not failing,
-                               "problems": [p.as_dict() for p in problems]}, ensure_ascii=False,
-                              indent=2))
+        click.echo(
+            json.dumps(
+                {"valid": not failing, "problems": [p.as_dict() for p in problems]},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         for problem in problems:
             click.echo(problem.line(), err=problem.severity is Severity.ERROR)
@@ -110,18 +114,39 @@ def _print_size(model: Inventory, report: sizing.SizingReport) -> None:
         cameras.add_column(column, justify="left" if column in {"facility", "camera"} else "right")
     for item in report.facilities:
         for cam in item.cameras:
-            cameras.add_row(item.facility_id, cam.camera_id, str(cam.bitrate_kbps),
-                            str(cam.retention_days), f"{cam.gb_per_day:.1f}", f"{cam.storage_gb:.0f}")
+            cameras.add_row(
+                item.facility_id,
+                cam.camera_id,
+                str(cam.bitrate_kbps),
+                str(cam.retention_days),
+                f"{cam.gb_per_day:.1f}",
+                f"{cam.storage_gb:.0f}",
+            )
     _stdout.print(cameras)
 
     facilities = Table(title="Facilities (NVR storage, uplink)", title_justify="left")
-    for column in ("facility", "district", "status", "cameras", "ingest Mbit/s",
-                   "uplink needed Mbit/s", "uplink line", "NVR storage GB", "NVR disk GB"):
-        facilities.add_column(column, justify="left" if column in {"facility", "district", "status"} else "right")
+    for column in (
+        "facility",
+        "district",
+        "status",
+        "cameras",
+        "ingest Mbit/s",
+        "uplink needed Mbit/s",
+        "uplink line",
+        "NVR storage GB",
+        "NVR disk GB",
+    ):
+        facilities.add_column(
+            column, justify="left" if column in {"facility", "district", "status"} else "right"
+        )
     for item in report.facilities:
         facilities.add_row(
-            item.facility_id, item.district, item.status, str(len(item.cameras)),
-            f"{item.ingest_mbps:.1f}", f"{item.uplink_mbps:.1f}",
+            item.facility_id,
+            item.district,
+            item.status,
+            str(len(item.cameras)),
+            f"{item.ingest_mbps:.1f}",
+            f"{item.uplink_mbps:.1f}",
             "" if item.uplink_available_mbps is None else f"{item.uplink_available_mbps:g}",
             f"{item.storage_gb:.0f}",
             "" if item.nvr_storage_gb is None else str(item.nvr_storage_gb),
@@ -132,9 +157,14 @@ def _print_size(model: Inventory, report: sizing.SizingReport) -> None:
     for column in ("district", "name", "facilities", "cameras", "ingest Mbit/s", "storage GB"):
         districts.add_column(column, justify="left" if column in {"district", "name"} else "right")
     for district in report.districts:
-        districts.add_row(district.district, district.name, str(district.facilities),
-                          str(district.cameras), f"{district.ingest_mbps:.1f}",
-                          f"{district.storage_gb:.0f}")
+        districts.add_row(
+            district.district,
+            district.name,
+            str(district.facilities),
+            str(district.cameras),
+            f"{district.ingest_mbps:.1f}",
+            f"{district.storage_gb:.0f}",
+        )
     _stdout.print(districts)
 
     central = report.central
@@ -149,10 +179,15 @@ def _print_size(model: Inventory, report: sizing.SizingReport) -> None:
 @main.command("access-matrix")
 @click.argument("inventory")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv"]), default="md", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of standard output.")
-@click.option("--check", is_flag=True,
-              help="Exit 1 if --output differs from what would be written (for CI).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.option(
+    "--check", is_flag=True, help="Exit 1 if --output differs from what would be written (for CI)."
+)
 def access_matrix(inventory: str, fmt: str, output: Path | None, check: bool) -> None:
     """Who sees which facilities and cameras of INVENTORY (R7)."""
     model = _inventory(inventory)
@@ -167,7 +202,9 @@ def access_matrix(inventory: str, fmt: str, output: Path | None, check: bool) ->
         if current != text:
             click.echo(
                 f"{output} is not current: run 'camops access-matrix {inventory} "
-                f"--format {fmt} --output {output}' and commit it", err=True)
+                f"--format {fmt} --output {output}' and commit it",
+                err=True,
+            )
             sys.exit(1)
         click.echo(f"{output} is current")
         return

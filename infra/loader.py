@@ -48,8 +48,12 @@ def _vault_constructor(loader: yaml.SafeLoader, node: yaml.Node) -> VaultValue:
     return VaultValue(str(loader.construct_scalar(node)))  # type: ignore[arg-type]
 
 
+def _unsafe_constructor(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
 _Loader.add_constructor("!vault", _vault_constructor)
-_Loader.add_constructor("!unsafe", yaml.SafeLoader.construct_yaml_str)
+_Loader.add_constructor("!unsafe", _unsafe_constructor)
 
 
 @dataclass
@@ -163,9 +167,7 @@ def _validation_problems(
 M = TypeVar("M", bound=BaseModel)
 
 
-def _parse(
-    model: type[M], data: Any, file: str, prefix: str, problems: list[Problem]
-) -> M | None:
+def _parse(model: type[M], data: Any, file: str, prefix: str, problems: list[Problem]) -> M | None:
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -190,10 +192,93 @@ def _read(path: Path, root: Path, problems: list[Problem]) -> Any:
         if mark is not None:
             where = f"line {mark.line + 1}, column {mark.column + 1}"
         problems.append(
-            Problem(rel, where, "YAML", f"not valid YAML: {getattr(error, 'problem', error)}",
-                    "correct the YAML syntax")
+            Problem(
+                rel,
+                where,
+                "YAML",
+                f"not valid YAML: {getattr(error, 'problem', error)}",
+                "correct the YAML syntax",
+            )
         )
         return None
+
+
+def _load_province(documents: dict[str, Any], problems: list[Problem]) -> Province | None:
+    doc = documents.get(PROVINCE_FILE)
+    if not isinstance(doc, dict) or "province" not in doc:
+        problems.append(
+            Problem(
+                PROVINCE_FILE,
+                "province",
+                "SCHEMA",
+                "no 'province:' mapping",
+                "start the file with 'province:' (see inventories/lab/province.yml)",
+            )
+        )
+        return None
+    return _parse(Province, doc["province"], PROVINCE_FILE, "province", problems)
+
+
+def _load_facility(rel: str, doc: Any, problems: list[Problem]) -> Facility | None:
+    stem = Path(rel).stem
+    if not isinstance(doc, dict) or "facility" not in doc:
+        problems.append(
+            Problem(
+                rel,
+                "facility",
+                "SCHEMA",
+                "no 'facility:' mapping",
+                "start the file with 'facility:' (see inventories/lab/facilities/)",
+            )
+        )
+        return None
+    raw = doc["facility"]
+    label = raw.get("id", stem) if isinstance(raw, dict) else stem
+    facility = _parse(Facility, raw, rel, f"facilities[{label}]", problems)
+    if facility is not None and facility.id != stem:
+        problems.append(
+            Problem(
+                rel,
+                f"facilities[{facility.id}].id",
+                "SCHEMA",
+                f"facility id '{facility.id}' differs from its file name '{stem}'",
+                f"rename the file to {FACILITIES_DIR}/{facility.id}.yml",
+            )
+        )
+    return facility
+
+
+def _load_accounts(documents: dict[str, Any], problems: list[Problem]) -> list[Account]:
+    doc = documents.get(ACCOUNTS_FILE)
+    if doc is None:
+        problems.append(
+            Problem(
+                ACCOUNTS_FILE,
+                "",
+                "R6",
+                "no accounts file",
+                "create accounts.yml from the §8 registration forms (may be 'accounts: []')",
+                Severity.WARNING,
+            )
+        )
+        return []
+    if not isinstance(doc, dict) or not isinstance(doc.get("accounts"), list):
+        problems.append(
+            Problem(
+                ACCOUNTS_FILE,
+                "accounts",
+                "SCHEMA",
+                "no 'accounts:' list",
+                "start the file with 'accounts:' followed by a list",
+            )
+        )
+        return []
+    accounts = []
+    for index, raw in enumerate(doc["accounts"]):
+        account = _parse(Account, raw, ACCOUNTS_FILE, f"accounts[{index}]", problems)
+        if account is not None:
+            accounts.append(account)
+    return accounts
 
 
 def load(path: str | os.PathLike[str]) -> LoadResult:
@@ -201,66 +286,20 @@ def load(path: str | os.PathLike[str]) -> LoadResult:
     root = resolve(path)
     problems: list[Problem] = []
     documents: dict[str, Any] = {}
-
     for file in sorted(root.rglob("*.y*ml")):
         if file.is_file() and file.suffix in {".yml", ".yaml"}:
             documents[str(file.relative_to(root))] = _read(file, root, problems)
 
-    province_doc = documents.get(PROVINCE_FILE)
-    province = None
-    if not isinstance(province_doc, dict) or "province" not in province_doc:
-        problems.append(
-            Problem(PROVINCE_FILE, "province", "SCHEMA", "no 'province:' mapping",
-                    "start the file with 'province:' (see inventories/lab/province.yml)")
-        )
-    else:
-        province = _parse(Province, province_doc["province"], PROVINCE_FILE, "province", problems)
-
+    province = _load_province(documents, problems)
     facilities: list[Facility] = []
     facility_files: dict[str, str] = {}
     for rel in sorted(documents):
-        if not rel.startswith(f"{FACILITIES_DIR}/"):
-            continue
-        doc = documents[rel]
-        stem = Path(rel).stem
-        if not isinstance(doc, dict) or "facility" not in doc:
-            problems.append(
-                Problem(rel, "facility", "SCHEMA", "no 'facility:' mapping",
-                        "start the file with 'facility:' (see inventories/lab/facilities/)")
-            )
-            continue
-        raw = doc["facility"]
-        label = raw.get("id", stem) if isinstance(raw, dict) else stem
-        facility = _parse(Facility, raw, rel, f"facilities[{label}]", problems)
-        if facility is None:
-            continue
-        if facility.id != stem:
-            problems.append(
-                Problem(rel, f"facilities[{facility.id}].id", "SCHEMA",
-                        f"facility id '{facility.id}' differs from its file name '{stem}'",
-                        f"rename the file to {FACILITIES_DIR}/{facility.id}.yml")
-            )
-        facility_files[facility.id] = rel
-        facilities.append(facility)
-
-    accounts: list[Account] = []
-    accounts_doc = documents.get(ACCOUNTS_FILE)
-    if accounts_doc is None:
-        problems.append(
-            Problem(ACCOUNTS_FILE, "", "R6", "no accounts file",
-                    "create accounts.yml from the §8 registration forms (may be 'accounts: []')",
-                    Severity.WARNING)
-        )
-    elif not isinstance(accounts_doc, dict) or not isinstance(accounts_doc.get("accounts"), list):
-        problems.append(
-            Problem(ACCOUNTS_FILE, "accounts", "SCHEMA", "no 'accounts:' list",
-                    "start the file with 'accounts:' followed by a list")
-        )
-    else:
-        for index, raw in enumerate(accounts_doc["accounts"]):
-            account = _parse(Account, raw, ACCOUNTS_FILE, f"accounts[{index}]", problems)
-            if account is not None:
-                accounts.append(account)
+        if rel.startswith(f"{FACILITIES_DIR}/"):
+            facility = _load_facility(rel, documents[rel], problems)
+            if facility is not None:
+                facility_files[facility.id] = rel
+                facilities.append(facility)
+    accounts = _load_accounts(documents, problems)
 
     inventory = None
     if province is not None:

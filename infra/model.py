@@ -85,7 +85,7 @@ class Resolution(Strict):
     @classmethod
     def _parse(cls, value: Any) -> Any:
         if isinstance(value, str):
-            match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", value)
+            match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", value)  # noqa: RUF001  # accept the multiplication sign
             if not match:
                 raise ValueError("write the resolution as WIDTHxHEIGHT, for example 1920x1080")
             return {"width": int(match.group(1)), "height": int(match.group(2))}

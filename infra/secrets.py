@@ -61,8 +61,13 @@ def scan_documents(documents: dict[str, Any]) -> list[Problem]:
     for file, document in sorted(documents.items()):
         if VAULT_FILE.search(file) and document is not None:
             problems.append(
-                Problem(file, "", "SECRET", "vault file is not encrypted",
-                        f"encrypt it: ansible-vault encrypt {file}")
+                Problem(
+                    file,
+                    "",
+                    "SECRET",
+                    "vault file is not encrypted",
+                    f"encrypt it: ansible-vault encrypt {file}",
+                )
             )
             continue
         for path, key, value in _walk(document, ""):
@@ -70,14 +75,24 @@ def scan_documents(documents: dict[str, Any]) -> list[Problem]:
                 continue
             if key is not None and SECRET_KEY.search(key):
                 problems.append(
-                    Problem(file, path, "SECRET", "plaintext secret in the inventory",
-                            "move the value to an encrypted vault file and put a vault_* "
-                            "variable name here")
+                    Problem(
+                        file,
+                        path,
+                        "SECRET",
+                        "plaintext secret in the inventory",
+                        "move the value to an encrypted vault file and put a vault_* "
+                        "variable name here",
+                    )
                 )
             elif isinstance(value, str) and URL_WITH_PASSWORD.search(value):
                 problems.append(
-                    Problem(file, path, "SECRET", "URL with an embedded password",
-                            "remove the user:password@ part; credentials come from the vault")
+                    Problem(
+                        file,
+                        path,
+                        "SECRET",
+                        "URL with an embedded password",
+                        "remove the user:password@ part; credentials come from the vault",
+                    )
                 )
     return problems
 
@@ -97,8 +112,8 @@ def credential_refs(inventory: Inventory) -> Iterator[tuple[str, str, str]]:
 def vault_keys(root: Path, password_file: Path) -> set[str]:
     """Top-level variable names defined in the inventory's encrypted vault files."""
     from ansible.constants import DEFAULT_VAULT_ID_MATCH  # noqa: PLC0415  # slow import
-    from ansible.parsing.vault import FileVaultSecret, VaultLib  # noqa: PLC0415
     from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
+    from ansible.parsing.vault import FileVaultSecret, VaultLib  # noqa: PLC0415
 
     secret = FileVaultSecret(filename=str(password_file), loader=DataLoader())
     secret.load()

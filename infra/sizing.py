@@ -84,7 +84,9 @@ class SizingReport:
         return asdict(self)
 
 
-def camera_size(inventory: Inventory, facility: Facility, camera: Camera, sizing: Sizing) -> CameraSize:
+def camera_size(
+    inventory: Inventory, facility: Facility, camera: Camera, sizing: Sizing
+) -> CameraSize:
     days = inventory.retention_days(facility, camera)
     return CameraSize(
         camera_id=camera.id,
@@ -113,7 +115,9 @@ def facility_size(inventory: Inventory, facility: Facility, sizing: Sizing) -> F
 
 
 def recorder_nodes(ingest_mbps: float, sizing: Sizing) -> int:
-    return max(sizing.recorder_min_nodes, math.ceil(ingest_mbps / sizing.recorder_node_capacity_mbps))
+    return max(
+        sizing.recorder_min_nodes, math.ceil(ingest_mbps / sizing.recorder_node_capacity_mbps)
+    )
 
 
 def size(inventory: Inventory, sizing: Sizing | None = None) -> SizingReport:

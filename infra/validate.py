@@ -8,7 +8,6 @@ rule ids are the requirement ids of ``REQUIREMENTS.md`` (R1, R3, R4, R6, R7) or 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -22,6 +21,7 @@ from infra.loader import ACCOUNTS_FILE, PROVINCE_FILE, LoadResult, load
 from infra.model import (
     MIN_RETENTION_DAYS,
     VAULT_REF_RE,
+    Account,
     CentralRole,
     Facility,
     FacilityStatus,
@@ -34,8 +34,22 @@ from infra.zones import REQUIRED_ZONES, ZONE_LABELS_VI, allowed_zone_keys, class
 
 #: Local parts of e-mail addresses that belong to offices, not persons (R6: no shared accounts).
 SHARED_MAILBOXES = frozenset(
-    {"admin", "info", "contact", "office", "vanphong", "vp", "camera", "test", "shared",
-     "support", "hotro", "lienhe", "tonghop", "noreply"}
+    {
+        "admin",
+        "info",
+        "contact",
+        "office",
+        "vanphong",
+        "vp",
+        "camera",
+        "test",
+        "shared",
+        "support",
+        "hotro",
+        "lienhe",
+        "tonghop",
+        "noreply",
+    }
 )
 ACTIVE_STATUSES = frozenset({FacilityStatus.ACTIVE, FacilityStatus.STANDBY})
 
@@ -59,6 +73,7 @@ class Checker:
         rule: str,
         message: str,
         fix: str,
+        *,
         severity: Severity = Severity.ERROR,
     ) -> None:
         self.problems.append(Problem(file, path, rule, message, fix, severity))
@@ -81,7 +96,9 @@ class Checker:
     def _retention(self, file: str, path: str, days: int | None) -> None:
         if days is not None and days < MIN_RETENTION_DAYS:
             self.add(
-                file, path, "R4",
+                file,
+                path,
+                "R4",
                 f"retention is {days} days, below the {MIN_RETENTION_DAYS} days the directive "
                 "requires",
                 f"set it to {MIN_RETENTION_DAYS} or more (or remove it to use the province value)",
@@ -105,19 +122,28 @@ class Checker:
         seen: set[str] = set()
         for index, district in enumerate(self.inventory.province.districts):
             if district.id in seen:
-                self.add(PROVINCE_FILE, f"province.districts[{index}].id", "DUP",
-                         f"district id '{district.id}' appears twice", "give each district one entry")
+                self.add(
+                    PROVINCE_FILE,
+                    f"province.districts[{index}].id",
+                    "DUP",
+                    f"district id '{district.id}' appears twice",
+                    "give each district one entry",
+                )
             seen.add(district.id)
         for facility in self.inventory.facilities:
             if facility.district not in known:
                 self.add(
-                    self.facility_file(facility), f"facilities[{facility.id}].district", "SCHEMA",
+                    self.facility_file(facility),
+                    f"facilities[{facility.id}].district",
+                    "SCHEMA",
                     f"unknown district '{facility.district}'",
                     f"use one of: {', '.join(sorted(known))} (province.yml districts)",
                 )
             if facility.status not in ACTIVE_STATUSES and not facility.status_ref:
                 self.add(
-                    self.facility_file(facility), f"facilities[{facility.id}].status_ref", "R13",
+                    self.facility_file(facility),
+                    f"facilities[{facility.id}].status_ref",
+                    "R13",
                     f"facility is '{facility.status}' without the decision that made it so",
                     "set status_ref to the decision's document number and date",
                 )
@@ -127,23 +153,39 @@ class Checker:
         present = {role for host in central.hosts for role in host.roles}
         for role in CentralRole:
             if role not in present:
-                self.add(PROVINCE_FILE, "province.central.hosts", "SCHEMA",
-                         f"no central host has the role '{role}'",
-                         f"add '{role}' to the roles of a central host")
+                self.add(
+                    PROVINCE_FILE,
+                    "province.central.hosts",
+                    "SCHEMA",
+                    f"no central host has the role '{role}'",
+                    f"add '{role}' to the roles of a central host",
+                )
         for index, host in enumerate(central.hosts):
             if host.ip not in central.network:
-                self.add(PROVINCE_FILE, f"province.central.hosts[{index}].ip", "NET",
-                         f"{host.ip} is outside the central network {central.network}",
-                         f"use an address in {central.network}")
+                self.add(
+                    PROVINCE_FILE,
+                    f"province.central.hosts[{index}].ip",
+                    "NET",
+                    f"{host.ip} is outside the central network {central.network}",
+                    f"use an address in {central.network}",
+                )
         wireguard = central.wireguard
         if wireguard.hub_ip not in wireguard.subnet:
-            self.add(PROVINCE_FILE, "province.central.wireguard.hub_ip", "NET",
-                     f"{wireguard.hub_ip} is outside the tunnel subnet {wireguard.subnet}",
-                     f"use an address in {wireguard.subnet}")
+            self.add(
+                PROVINCE_FILE,
+                "province.central.wireguard.hub_ip",
+                "NET",
+                f"{wireguard.hub_ip} is outside the tunnel subnet {wireguard.subnet}",
+                f"use an address in {wireguard.subnet}",
+            )
         if wireguard.subnet.overlaps(central.network):
-            self.add(PROVINCE_FILE, "province.central.wireguard.subnet", "NET",
-                     f"tunnel subnet {wireguard.subnet} overlaps the central network "
-                     f"{central.network}", "choose separate address ranges")
+            self.add(
+                PROVINCE_FILE,
+                "province.central.wireguard.subnet",
+                "NET",
+                f"tunnel subnet {wireguard.subnet} overlaps the central network {central.network}",
+                "choose separate address ranges",
+            )
 
     # -- R1 --------------------------------------------------------------------------------
     def zones(self) -> None:
@@ -155,7 +197,9 @@ class Checker:
                 verdict = classify(camera.zone)
                 if verdict.forbidden is not None:
                     self.add(
-                        file, f"{path}.zone", "R1",
+                        file,
+                        f"{path}.zone",
+                        "R1",
                         f"camera '{camera.name}' is in '{camera.zone}', inside a "
                         f"{verdict.forbidden}; R1 forbids cameras inside rooms, toilets and "
                         "bathrooms",
@@ -164,14 +208,18 @@ class Checker:
                     )
                 elif not verdict.allowed:
                     self.add(
-                        file, f"{path}.zone", "R1",
+                        file,
+                        f"{path}.zone",
+                        "R1",
                         f"unknown zone '{camera.zone}' for camera '{camera.name}'",
                         f"use one of: {allowed}",
                     )
                 place = forbidden_place(camera.location) if camera.location else None
                 if place is not None:
                     self.add(
-                        file, f"{path}.location", "R1",
+                        file,
+                        f"{path}.location",
+                        "R1",
                         f"location '{camera.location}' is inside a {place}; R1 forbids cameras "
                         "inside rooms, toilets and bathrooms",
                         "move the camera to a public area and describe where it now is",
@@ -186,9 +234,12 @@ class Checker:
             if missing:
                 names = ", ".join(f"{zone} ({ZONE_LABELS_VI[zone]})" for zone in missing)
                 self.add(
-                    self.facility_file(facility), f"facilities[{facility.id}].cameras", "R1",
+                    self.facility_file(facility),
+                    f"facilities[{facility.id}].cameras",
+                    "R1",
                     f"facility '{facility.name}' has no camera covering: {names}",
-                    "add cameras for these public areas", Severity.WARNING,
+                    "add cameras for these public areas",
+                    severity=Severity.WARNING,
                 )
 
     # -- duplicates ------------------------------------------------------------------------
@@ -203,44 +254,87 @@ class Checker:
             file = self.facility_file(facility)
             prefix = f"facilities[{facility.id}]"
             if facility.id in facility_ids:
-                self.add(file, f"{prefix}.id", "DUP", f"facility id '{facility.id}' is also "
-                         f"used by {facility_ids[facility.id]}", "give each facility its own id")
+                self.add(
+                    file,
+                    f"{prefix}.id",
+                    "DUP",
+                    f"facility id '{facility.id}' is also used by {facility_ids[facility.id]}",
+                    "give each facility its own id",
+                )
             facility_ids.setdefault(facility.id, file)
-            for kind, name in (("nvr", facility.nvr.hostname), ("router", facility.router.hostname)):
+            for kind, name in (
+                ("nvr", facility.nvr.hostname),
+                ("router", facility.router.hostname),
+            ):
                 where = f"{prefix}.{kind}.hostname"
                 if name in hostnames:
-                    self.add(file, where, "DUP", f"hostname '{name}' is also used by "
-                             f"{hostnames[name]}", "give each host its own name")
+                    self.add(
+                        file,
+                        where,
+                        "DUP",
+                        f"hostname '{name}' is also used by {hostnames[name]}",
+                        "give each host its own name",
+                    )
                 hostnames.setdefault(name, where)
             for camera in facility.cameras:
                 path = f"{prefix}.cameras[{camera.id}]"
                 if camera.id in camera_ids:
-                    self.add(file, f"{path}.id", "DUP", f"camera id '{camera.id}' is also used by "
-                             f"{camera_ids[camera.id]}", "give each camera its own id")
+                    self.add(
+                        file,
+                        f"{path}.id",
+                        "DUP",
+                        f"camera id '{camera.id}' is also used by {camera_ids[camera.id]}",
+                        "give each camera its own id",
+                    )
                 camera_ids.setdefault(camera.id, path)
                 try:
                     mac = EUI(camera.mac)
                 except (AddrFormatError, TypeError, ValueError):
-                    self.add(file, f"{path}.mac", "SCHEMA", f"'{camera.mac}' is not a MAC address",
-                             "write six hexadecimal pairs such as 3c:ef:8c:12:34:56")
+                    self.add(
+                        file,
+                        f"{path}.mac",
+                        "SCHEMA",
+                        f"'{camera.mac}' is not a MAC address",
+                        "write six hexadecimal pairs such as 3c:ef:8c:12:34:56",
+                    )
                     continue
                 if int(mac) >> 40 & 1:
-                    self.add(file, f"{path}.mac", "NET", f"{camera.mac} is a multicast address",
-                             "write the camera's own (unicast) MAC address from its label")
+                    self.add(
+                        file,
+                        f"{path}.mac",
+                        "NET",
+                        f"{camera.mac} is a multicast address",
+                        "write the camera's own (unicast) MAC address from its label",
+                    )
                 key = str(mac)
                 if key in macs:
-                    self.add(file, f"{path}.mac", "DUP", f"MAC {camera.mac} is also used by "
-                             f"{macs[key]}", "check the label of each camera and correct the MAC")
+                    self.add(
+                        file,
+                        f"{path}.mac",
+                        "DUP",
+                        f"MAC {camera.mac} is also used by {macs[key]}",
+                        "check the label of each camera and correct the MAC",
+                    )
                 macs.setdefault(key, path)
 
     # -- addressing ------------------------------------------------------------------------
     def _in_subnet(self, file: str, path: str, address: IPv4Address, subnet: IPv4Network) -> None:
         if address not in subnet:
-            self.add(file, path, "NET", f"{address} is outside the camera subnet {subnet}",
-                     f"use an address in {subnet} or correct camera_subnet")
+            self.add(
+                file,
+                path,
+                "NET",
+                f"{address} is outside the camera subnet {subnet}",
+                f"use an address in {subnet} or correct camera_subnet",
+            )
         elif address in (subnet.network_address, subnet.broadcast_address):
-            self.add(file, path, "NET", f"{address} is the network or broadcast address of "
-                     f"{subnet}", "use a host address")
+            self.add(
+                file,
+                path,
+                "NET",
+                f"{address} is the network or broadcast address of {subnet}",
+                "use a host address",
+            )
 
     def addressing(self) -> None:
         central = self.inventory.province.central
@@ -256,17 +350,31 @@ class Checker:
             subnet = facility.camera_subnet
             for other, where in subnets:
                 if subnet.overlaps(other):
-                    self.add(file, f"{prefix}.camera_subnet", "NET",
-                             f"{subnet} overlaps {other} of {where}",
-                             "give every facility its own camera subnet")
+                    self.add(
+                        file,
+                        f"{prefix}.camera_subnet",
+                        "NET",
+                        f"{subnet} overlaps {other} of {where}",
+                        "give every facility its own camera subnet",
+                    )
             subnets.append((subnet, prefix))
             used: dict[IPv4Address, str] = {}
 
-            def claim(address: IPv4Address, path: str, owner: str,
-                      file: str = file, used: dict[IPv4Address, str] = used) -> None:
+            def claim(
+                address: IPv4Address,
+                path: str,
+                owner: str,
+                file: str = file,
+                used: dict[IPv4Address, str] = used,
+            ) -> None:
                 if address in used:
-                    self.add(file, path, "NET", f"{address} of {owner} is also used by "
-                             f"{used[address]}", "give every device its own address")
+                    self.add(
+                        file,
+                        path,
+                        "NET",
+                        f"{address} of {owner} is also used by {used[address]}",
+                        "give every device its own address",
+                    )
                 used.setdefault(address, owner)
 
             self._in_subnet(file, f"{prefix}.nvr.ip", facility.nvr.ip, subnet)
@@ -280,23 +388,40 @@ class Checker:
 
             tunnel = facility.router.tunnel_ip
             if tunnel not in central.wireguard.subnet:
-                self.add(file, f"{prefix}.router.tunnel_ip", "NET",
-                         f"{tunnel} is outside the tunnel subnet {central.wireguard.subnet}",
-                         f"use a free address in {central.wireguard.subnet}")
+                self.add(
+                    file,
+                    f"{prefix}.router.tunnel_ip",
+                    "NET",
+                    f"{tunnel} is outside the tunnel subnet {central.wireguard.subnet}",
+                    f"use a free address in {central.wireguard.subnet}",
+                )
             if tunnel in tunnel_ips:
-                self.add(file, f"{prefix}.router.tunnel_ip", "NET",
-                         f"tunnel address {tunnel} is also used by {tunnel_ips[tunnel]}",
-                         f"use a free address in {central.wireguard.subnet}")
+                self.add(
+                    file,
+                    f"{prefix}.router.tunnel_ip",
+                    "NET",
+                    f"tunnel address {tunnel} is also used by {tunnel_ips[tunnel]}",
+                    f"use a free address in {central.wireguard.subnet}",
+                )
             tunnel_ips.setdefault(tunnel, prefix)
             wan = facility.router.wan_ip.ip
             if wan in subnet:
-                self.add(file, f"{prefix}.router.wan_ip", "NET",
-                         f"WAN address {wan} is inside the camera subnet {subnet}",
-                         "the WAN and the camera LAN must be different networks")
+                self.add(
+                    file,
+                    f"{prefix}.router.wan_ip",
+                    "NET",
+                    f"WAN address {wan} is inside the camera subnet {subnet}",
+                    "the WAN and the camera LAN must be different networks",
+                )
             if wan in wan_ips:
-                self.add(file, f"{prefix}.router.wan_ip", "NET",
-                         f"WAN address {wan} is also used by {wan_ips[wan]}",
-                         "give each site router its own WAN address", Severity.WARNING)
+                self.add(
+                    file,
+                    f"{prefix}.router.wan_ip",
+                    "NET",
+                    f"WAN address {wan} is also used by {wan_ips[wan]}",
+                    "give each site router its own WAN address",
+                    severity=Severity.WARNING,
+                )
             wan_ips.setdefault(wan, prefix)
 
     # -- secrets ---------------------------------------------------------------------------
@@ -304,10 +429,14 @@ class Checker:
         for facility_id, path, reference in secrets.credential_refs(self.inventory):
             if not re.fullmatch(VAULT_REF_RE, reference):
                 facility = self.inventory.facility(facility_id)
-                self.add(self.facility_file(facility), path, "SECRET",
-                         "credential is not a vault variable name",
-                         "write the name of a vault variable such as vault_camera_<id>; the "
-                         "secret itself goes in an encrypted vault file")
+                self.add(
+                    self.facility_file(facility),
+                    path,
+                    "SECRET",
+                    "credential is not a vault variable name",
+                    "write the name of a vault variable such as vault_camera_<id>; the "
+                    "secret itself goes in an encrypted vault file",
+                )
 
     # -- R3 / R4 capacity ------------------------------------------------------------------
     def capacity(self) -> None:
@@ -319,29 +448,48 @@ class Checker:
             file = self.facility_file(facility)
             prefix = f"facilities[{facility.id}]"
             if item.nvr_storage_gb is not None and item.nvr_storage_gb < item.storage_gb:
-                self.add(file, f"{prefix}.nvr.storage_gb", "R4",
-                         f"the NVR disk ({item.nvr_storage_gb} GB) cannot hold the retention "
-                         f"period: {item.storage_gb:.0f} GB needed with headroom",
-                         f"fit at least {item.storage_gb:.0f} GB or lower camera bit rates")
-            if item.uplink_available_mbps is not None and item.uplink_available_mbps < item.uplink_mbps:
-                self.add(file, f"{prefix}.uplink_mbps", "R3",
-                         f"the uplink ({item.uplink_available_mbps:g} Mbit/s) cannot carry every "
-                         f"camera 24/7: {item.uplink_mbps:.1f} Mbit/s needed",
-                         f"order a line of at least {item.uplink_mbps:.1f} Mbit/s or lower bit "
-                         "rates")
+                self.add(
+                    file,
+                    f"{prefix}.nvr.storage_gb",
+                    "R4",
+                    f"the NVR disk ({item.nvr_storage_gb} GB) cannot hold the retention "
+                    f"period: {item.storage_gb:.0f} GB needed with headroom",
+                    f"fit at least {item.storage_gb:.0f} GB or lower camera bit rates",
+                )
+            if (
+                item.uplink_available_mbps is not None
+                and item.uplink_available_mbps < item.uplink_mbps
+            ):
+                self.add(
+                    file,
+                    f"{prefix}.uplink_mbps",
+                    "R3",
+                    f"the uplink ({item.uplink_available_mbps:g} Mbit/s) cannot carry every "
+                    f"camera 24/7: {item.uplink_mbps:.1f} Mbit/s needed",
+                    f"order a line of at least {item.uplink_mbps:.1f} Mbit/s or lower bit rates",
+                )
 
     def streams(self) -> None:
         for facility in self.inventory.facilities:
             if facility.status in ACTIVE_STATUSES and not facility.cameras:
-                self.add(self.facility_file(facility), f"facilities[{facility.id}].cameras",
-                         "R3", "facility has no cameras", "list the facility's cameras",
-                         Severity.WARNING)
+                self.add(
+                    self.facility_file(facility),
+                    f"facilities[{facility.id}].cameras",
+                    "R3",
+                    "facility has no cameras",
+                    "list the facility's cameras",
+                    severity=Severity.WARNING,
+                )
             for camera in facility.cameras:
                 if camera.codec != "h264":
-                    self.add(self.facility_file(facility),
-                             f"facilities[{facility.id}].cameras[{camera.id}].codec", "R2",
-                             f"{camera.codec} cannot be played by the viewer's browsers",
-                             "configure an H.264 stream for this camera", Severity.WARNING)
+                    self.add(
+                        self.facility_file(facility),
+                        f"facilities[{facility.id}].cameras[{camera.id}].codec",
+                        "R2",
+                        f"{camera.codec} cannot be played by the viewer's browsers",
+                        "configure an H.264 stream for this camera",
+                        severity=Severity.WARNING,
+                    )
 
     # -- R6 / R7 ---------------------------------------------------------------------------
     def accounts(self) -> None:
@@ -360,45 +508,72 @@ class Checker:
             who = account.full_name
             if account.stt is not None:
                 if account.stt in numbers:
-                    self.add(ACCOUNTS_FILE, f"{path}.stt", "DUP", f"Stt {account.stt} is also "
-                             f"used by accounts[{numbers[account.stt]}]", "number the rows 1, 2, 3…")
+                    self.add(
+                        ACCOUNTS_FILE,
+                        f"{path}.stt",
+                        "DUP",
+                        f"Stt {account.stt} is also used by accounts[{numbers[account.stt]}]",
+                        "number the rows 1, 2, 3…",
+                    )
                 numbers.setdefault(account.stt, index)
             email = self._email(path, who, account.email, province.email_domains)
             if email is not None:
                 if email in emails:
-                    self.add(ACCOUNTS_FILE, f"{path}.email", "R6",
-                             f"{email} is also the e-mail of accounts[{emails[email]}]; accounts "
-                             "are personal and never shared", "give each person their own account")
+                    self.add(
+                        ACCOUNTS_FILE,
+                        f"{path}.email",
+                        "R6",
+                        f"{email} is also the e-mail of accounts[{emails[email]}]; accounts "
+                        "are personal and never shared",
+                        "give each person their own account",
+                    )
                 emails.setdefault(email, index)
             phone = self._phone(path, who, account.phone)
             if phone is not None:
                 if phone in phones:
-                    self.add(ACCOUNTS_FILE, f"{path}.phone", "R6",
-                             f"{account.phone} is also the phone of accounts[{phones[phone]}]; "
-                             "accounts are personal and never shared",
-                             "give each person's own phone number")
+                    self.add(
+                        ACCOUNTS_FILE,
+                        f"{path}.phone",
+                        "R6",
+                        f"{account.phone} is also the phone of accounts[{phones[phone]}]; "
+                        "accounts are personal and never shared",
+                        "give each person's own phone number",
+                    )
                 phones.setdefault(phone, index)
-            self._scope(path, account.role, account.scope, account.district, districts, district_run)
+            self._scope(path, account, districts, district_run)
 
     def _email(self, path: str, who: str, value: str, domains: Iterable[str]) -> str | None:
         try:
             email = validate_email(value, check_deliverability=False).normalized.lower()
         except EmailNotValidError as error:
-            self.add(ACCOUNTS_FILE, f"{path}.email", "R6",
-                     f"'{value}' of {who} is not a valid e-mail address ({error})",
-                     "write the person's official e-mail address")
+            self.add(
+                ACCOUNTS_FILE,
+                f"{path}.email",
+                "R6",
+                f"'{value}' of {who} is not a valid e-mail address ({error})",
+                "write the person's official e-mail address",
+            )
             return None
         local, domain = email.rsplit("@", 1)
         allowed = list(domains)
         if not any(domain == item or domain.endswith(f".{item}") for item in allowed):
-            self.add(ACCOUNTS_FILE, f"{path}.email", "R6",
-                     f"{email} of {who} is not an official (mail công vụ) address",
-                     f"use an address under {', '.join(allowed)} "
-                     "(or add the domain to province.email_domains)")
+            self.add(
+                ACCOUNTS_FILE,
+                f"{path}.email",
+                "R6",
+                f"{email} of {who} is not an official (mail công vụ) address",
+                f"use an address under {', '.join(allowed)} "
+                "(or add the domain to province.email_domains)",
+            )
         if local in SHARED_MAILBOXES:
-            self.add(ACCOUNTS_FILE, f"{path}.email", "R6",
-                     f"{email} of {who} looks like an office mailbox, not a person's",
-                     "use the person's own official address", Severity.WARNING)
+            self.add(
+                ACCOUNTS_FILE,
+                f"{path}.email",
+                "R6",
+                f"{email} of {who} looks like an office mailbox, not a person's",
+                "use the person's own official address",
+                severity=Severity.WARNING,
+            )
         return email
 
     def _phone(self, path: str, who: str, value: str) -> str | None:
@@ -407,46 +582,68 @@ class Checker:
         except phonenumbers.NumberParseException:
             number = None
         if number is None or not phonenumbers.is_valid_number_for_region(number, "VN"):
-            self.add(ACCOUNTS_FILE, f"{path}.phone", "R6",
-                     f"'{value}' of {who} is not a Vietnamese phone number",
-                     "write a number such as 0912 345 678, +84 912 345 678 or 0277 3851 234")
+            self.add(
+                ACCOUNTS_FILE,
+                f"{path}.phone",
+                "R6",
+                f"'{value}' of {who} is not a Vietnamese phone number",
+                "write a number such as 0912 345 678, +84 912 345 678 or 0277 3851 234",
+            )
             return None
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     def _scope(
-        self,
-        path: str,
-        role: Role,
-        scope: str,
-        district: str | None,
-        districts: set[str],
-        district_run: set[str],
+        self, path: str, account: Account, districts: set[str], district_run: set[str]
     ) -> None:
+        role, scope, district = account.role, account.scope, account.district
         where = f"{path}.scope"
         if role is Role.FACILITY_STAFF:
-            self.add(ACCOUNTS_FILE, f"{path}.role", "R7",
-                     "facility management teams watch only on the facility's own screen and get "
-                     "no remote account (§II.6c)", "remove this account")
+            self.add(
+                ACCOUNTS_FILE,
+                f"{path}.role",
+                "R7",
+                "facility management teams watch only on the facility's own screen and get "
+                "no remote account (§II.6c)",
+                "remove this account",
+            )
             return
         if role is Role.DISTRICT_LEADER:
             if district is None:
-                self.add(ACCOUNTS_FILE, where, "R7",
-                         f"role district_leader needs a district scope, not '{scope}'",
-                         f"write 'district:<id>' with one of: {', '.join(sorted(districts))}")
+                self.add(
+                    ACCOUNTS_FILE,
+                    where,
+                    "R7",
+                    f"role district_leader needs a district scope, not '{scope}'",
+                    f"write 'district:<id>' with one of: {', '.join(sorted(districts))}",
+                )
             elif district not in districts:
-                self.add(ACCOUNTS_FILE, where, "R7", f"unknown district '{district}'",
-                         f"use one of: {', '.join(sorted(districts))}")
+                self.add(
+                    ACCOUNTS_FILE,
+                    where,
+                    "R7",
+                    f"unknown district '{district}'",
+                    f"use one of: {', '.join(sorted(districts))}",
+                )
             elif district not in district_run:
-                self.add(ACCOUNTS_FILE, where, "R7",
-                         f"district '{district}' runs no facility (Military-Command-run "
-                         "facilities are seen by provincial roles only), so this account sees "
-                         "nothing", "check the scope, or keep the account for future facilities",
-                         Severity.WARNING)
+                self.add(
+                    ACCOUNTS_FILE,
+                    where,
+                    "R7",
+                    f"district '{district}' runs no facility (Military-Command-run "
+                    "facilities are seen by provincial roles only), so this account sees "
+                    "nothing",
+                    "check the scope, or keep the account for future facilities",
+                    severity=Severity.WARNING,
+                )
             return
         if scope != "province":
-            self.add(ACCOUNTS_FILE, where, "R7",
-                     f"role {role} is province-wide; scope '{scope}' does not apply",
-                     "write scope: province")
+            self.add(
+                ACCOUNTS_FILE,
+                where,
+                "R7",
+                f"role {role} is province-wide; scope '{scope}' does not apply",
+                "write scope: province",
+            )
 
 
 def validate(result: LoadResult) -> list[Problem]:
@@ -455,7 +652,9 @@ def validate(result: LoadResult) -> list[Problem]:
     problems.extend(secrets.scan_documents(result.documents))
     if result.inventory is not None:
         problems.extend(Checker(result, result.inventory).run())
-    return sorted(set(problems), key=lambda p: (p.severity != Severity.ERROR, p.file, p.path, p.rule))
+    return sorted(
+        set(problems), key=lambda p: (p.severity != Severity.ERROR, p.file, p.path, p.rule)
+    )
 
 
 def validate_path(path: str | Path, vault_password_file: Path | None = None) -> list[Problem]:
@@ -475,9 +674,13 @@ def check_vault_refs(result: LoadResult, password_file: Path) -> list[Problem]:
     for facility_id, path, reference in secrets.credential_refs(result.inventory):
         if re.fullmatch(VAULT_REF_RE, reference) and reference not in keys:
             problems.append(
-                Problem(result.facility_files.get(facility_id, ""), path, "SECRET",
-                        f"vault variable '{reference}' is not defined",
-                        "add it with: camops vault-init (or ansible-vault edit "
-                        "group_vars/all/vault.yml)")
+                Problem(
+                    result.facility_files.get(facility_id, ""),
+                    path,
+                    "SECRET",
+                    f"vault variable '{reference}' is not defined",
+                    "add it with: camops vault-init (or ansible-vault edit "
+                    "group_vars/all/vault.yml)",
+                )
             )
     return problems

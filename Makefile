@@ -1,0 +1,62 @@
+# camops — every entry point. `make setup` is idempotent; every other target depends on it.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+INVENTORY ?= inventories/lab
+STAMP := $(VENV)/.setup-stamp
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup lint test test-fast demo access-matrix clean
+
+help:
+	@echo "make setup       venv + every Python and Debian dependency (idempotent)"
+	@echo "make lint        ruff, mypy, yamllint, ansible-lint (production profile)"
+	@echo "make test        every test tier"
+	@echo "make test-fast   the tiers that need no lab (unit, model, modules, playbook checks)"
+	@echo "make demo        validate, size and access matrix of INVENTORY=$(INVENTORY)"
+	@echo "make access-matrix  regenerate docs/access-matrix-*.md"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt deps/apt.txt scripts/setup-debian.sh
+	bash scripts/setup-debian.sh deps/apt.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]'
+	touch $@
+
+lint: setup
+	ruff check .
+	ruff format --check .
+	mypy
+	yamllint --strict .
+	ansible-lint --profile production
+
+test-fast: setup
+	pytest -m "not lab" -q
+
+test: test-fast
+
+demo: setup
+	@echo "== camops validate $(INVENTORY)"
+	camops validate $(INVENTORY)
+	@echo
+	@echo "== camops size $(INVENTORY)"
+	camops size $(INVENTORY)
+	@echo
+	@echo "== camops access-matrix $(INVENTORY)"
+	camops access-matrix $(INVENTORY)
+
+access-matrix: setup
+	for inv in inventories/*/; do \
+	  name=$$(basename $$inv); \
+	  camops access-matrix $$inv --output docs/access-matrix-$$name.md; \
+	done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

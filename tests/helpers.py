@@ -1,0 +1,62 @@
+"""Test helpers: writable copies of the committed inventories, and problem filters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.loader import load
+from infra.problems import Problem
+from infra.validate import validate
+
+ROOT = Path(__file__).resolve().parent.parent
+INVENTORIES = ROOT / "inventories"
+
+
+class InventoryCopy:
+    """A writable copy of a committed inventory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self, rel: str) -> Any:
+        return yaml.safe_load((self.path / rel).read_text(encoding="utf-8"))
+
+    def write(self, rel: str, data: Any) -> None:
+        target = self.path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+
+    def edit(self, rel: str, change: Callable[[Any], None]) -> None:
+        data = self.read(rel)
+        change(data)
+        self.write(rel, data)
+
+    def facility(self, facility_id: str, change: Callable[[dict[str, Any]], None]) -> None:
+        self.edit(f"facilities/{facility_id}.yml", lambda doc: change(doc["facility"]))
+
+    def camera(
+        self, facility_id: str, index: int, change: Callable[[dict[str, Any]], None]
+    ) -> None:
+        self.facility(facility_id, lambda facility: change(facility["cameras"][index]))
+
+    def account(self, index: int, change: Callable[[dict[str, Any]], None]) -> None:
+        self.edit("accounts.yml", lambda doc: change(doc["accounts"][index]))
+
+    def province(self, change: Callable[[dict[str, Any]], None]) -> None:
+        self.edit("province.yml", lambda doc: change(doc["province"]))
+
+    def problems(self) -> list[Problem]:
+        return validate(load(self.path))
+
+
+def errors_at(problems: list[Problem], path: str, rule: str | None = None) -> list[Problem]:
+    """Errors whose field path is ``path`` (and whose rule is ``rule`` when given)."""
+    return [
+        p
+        for p in problems
+        if p.severity == "error" and p.path == path and (rule is None or p.rule == rule)
+    ]

@@ -1,0 +1,118 @@
+"""Ansible reads the same model: the inventory plugin, the validate module and role."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from infra import ansible_inventory
+from infra.loader import load
+from tests.helpers import INVENTORIES, ROOT, InventoryCopy
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+
+
+def ansible(tool: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / tool), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=ENV,
+        check=False,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Drop ansible-core's ``__ansible_unsafe`` wrappers of untrusted inventory strings."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def test_ansible_inventory_matches_the_model() -> None:
+    run = ansible("ansible-inventory", "-i", INVENTORIES / "dong_thap", "--list")
+    assert run.returncode == 0, run.stderr
+    assert "WARNING" not in run.stderr
+    listing = _plain(json.loads(run.stdout))
+    result = load(INVENTORIES / "dong_thap")
+    assert result.inventory is not None
+    spec = ansible_inventory.build(result.inventory, result.inventory.path).as_list()
+    assert listing["_meta"]["hostvars"]["nvr-dt-sadec-ktx"]["camops_facility_id"] == "dt_sadec_ktx"
+    for group in ("nvr", "routers_cisco_ios", "site_dt_military_school", "central_recorder"):
+        assert sorted(listing[group].get("hosts", [])) == sorted(spec[group].get("hosts", []))
+    assert listing["central_recorder"]["hosts"] == ["dt-recorder-1", "dt-recorder-2"]
+    military = listing["operator_military_command"]["hosts"]
+    assert sorted(military) == sorted(
+        [
+            "nvr-dt-military-school",
+            "rtr-dt-military-school",
+            "nvr-dt-border-post",
+            "rtr-dt-border-post",
+        ]
+    )
+    hostvars = listing["_meta"]["hostvars"]["rtr-dt-sadec-ktx"]
+    assert hostvars["ansible_host"] == "203.0.113.13"
+    assert hostvars["camops_facility"]["cameras"][0]["ip"] == "10.101.3.11"
+
+
+def test_plugin_refuses_a_structurally_broken_inventory(lab: InventoryCopy) -> None:
+    lab.facility("lab_north_school", lambda f: f.pop("nvr"))
+    run = ansible("ansible-inventory", "-i", lab.path, "--list")
+    assert run.returncode != 0
+    assert "facilities[lab_north_school].nvr" in run.stderr
+
+
+def test_validate_playbook_passes_on_the_lab() -> None:
+    run = ansible("ansible-playbook", "playbooks/validate_inventory.yml", "-i", INVENTORIES / "lab")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "failed=0" in run.stdout
+    assert "changed=1" not in run.stdout
+
+
+def test_validate_playbook_stops_on_a_camera_in_a_bathroom(lab: InventoryCopy) -> None:
+    lab.camera("lab_north_school", 2, lambda cam: cam.update(zone="nhà tắm"))
+    run = ansible("ansible-playbook", "playbooks/validate_inventory.yml", "-i", lab.path)
+    assert run.returncode == 2, run.stdout
+    assert "facilities[lab_north_school].cameras[north_cam03].zone" in run.stdout
+    assert "NO MORE HOSTS LEFT" in run.stdout or "failed=1" in run.stdout
+
+
+def test_validate_module_strict_fails_on_warnings() -> None:
+    run = ansible(
+        "ansible",
+        "localhost",
+        "-i",
+        INVENTORIES / "lab",
+        "-m",
+        "camops_validate",
+        "-a",
+        f"path={INVENTORIES / 'lab'} strict=true",
+    )
+    assert run.returncode == 2, run.stdout
+    assert "WARNING [R1]" in run.stdout
+
+
+def test_validate_module_in_check_mode_reports_no_change() -> None:
+    run = ansible(
+        "ansible",
+        "localhost",
+        "-i",
+        INVENTORIES / "lab",
+        "-m",
+        "camops_validate",
+        "-a",
+        f"path={INVENTORIES / 'lab'}",
+        "--check",
+    )
+    assert run.returncode == 0, run.stdout
+    assert "changed: false" in run.stdout

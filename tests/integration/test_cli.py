@@ -1,0 +1,100 @@
+"""The camops command line, run as a user runs it (a real process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import INVENTORIES, ROOT, InventoryCopy
+
+CAMOPS = [sys.executable, "-m", "infra.cli"]
+
+
+def camops(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CAMOPS, *map(str, args)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+
+
+@pytest.mark.parametrize("name", ["lab", "dong_thap"])
+def test_committed_inventories_validate(name: str) -> None:
+    run = camops("validate", INVENTORIES / name)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 error(s)" in run.stdout
+
+
+def test_inventory_by_name() -> None:
+    assert camops("validate", "lab").returncode == 0
+
+
+def test_camera_in_a_toilet_exits_1_naming_camera_and_field(lab: InventoryCopy) -> None:
+    lab.camera("lab_south_barracks", 1, lambda cam: cam.update(zone="Nhà vệ sinh chung"))
+    run = camops("validate", lab.path)
+    assert run.returncode == 1
+    (line,) = [line for line in run.stderr.splitlines() if "[R1]" in line]
+    assert "facilities[lab_south_barracks].cameras[south_cam02].zone" in line
+    assert line.startswith("ERROR [R1] facilities/lab_south_barracks.yml:")
+    assert "fix:" in line
+
+
+def test_validate_json(lab: InventoryCopy) -> None:
+    lab.province(lambda p: p.update(retention_days=10))
+    run = camops("validate", lab.path, "--json")
+    assert run.returncode == 1
+    data = json.loads(run.stdout)
+    assert data["valid"] is False
+    assert {"rule": "R4", "path": "province.retention_days"}.items() <= data["problems"][0].items()
+
+
+def test_strict_fails_on_warnings() -> None:
+    assert camops("validate", "lab", "--strict").returncode == 1
+
+
+def test_missing_inventory_is_a_usage_error() -> None:
+    run = camops("validate", "inventories/nowhere")
+    assert run.returncode == 2
+    assert "no such inventory folder" in run.stderr
+
+
+def test_size_json() -> None:
+    run = camops("size", "lab", "--json", "--headroom", "0")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["central"]["cameras"] == 6
+    assert data["central"]["storage_gb"] == pytest.approx(6 * 165.888)
+    assert data["central"]["headroom"] == 0
+
+
+def test_size_table() -> None:
+    run = camops("size", "dong_thap")
+    assert run.returncode == 0, run.stderr
+    assert "recorder nodes 2" in run.stdout
+    assert "dt_caolanh_city_ktx_cam12" in run.stdout
+
+
+def test_size_refuses_an_invalid_inventory(lab: InventoryCopy) -> None:
+    lab.camera("lab_north_school", 0, lambda cam: cam.update(zone="phòng 101"))
+    run = camops("size", lab.path)
+    assert run.returncode == 1
+    assert "cameras[north_cam01].zone" in run.stderr
+
+
+def test_access_matrix_csv() -> None:
+    run = camops("access-matrix", "lab", "--format", "csv")
+    assert run.returncode == 0
+    assert run.stdout.count("\n") == 1 + 6 + 3 + 1 + 1  # header, 6 + 3 cameras, ops, auditor
+
+
+def test_access_matrix_check(tmp_path: Path) -> None:
+    out = tmp_path / "m.md"
+    assert camops("access-matrix", "lab", "--output", out, "--check").returncode == 1
+    assert camops("access-matrix", "lab", "--output", out).returncode == 0
+    assert camops("access-matrix", "lab", "--output", out, "--check").returncode == 0
+    for name in ("lab", "dong_thap"):
+        doc = ROOT / "docs" / f"access-matrix-{name}.md"
+        run = camops("access-matrix", name, "--output", doc, "--check")
+        assert run.returncode == 0, run.stderr
