@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from infra import access, loader, sizing
+from infra import access, loader, sizing, vault
 from infra.model import Inventory, Sizing
 from infra.problems import Severity, errors
 from infra.validate import validate_path
@@ -211,6 +211,35 @@ def access_matrix(inventory: str, fmt: str, output: Path | None, check: bool) ->
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {output}")
+
+
+@main.command("vault-init")
+@click.argument("inventory")
+@click.option(
+    "--vault-password-file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Ansible Vault password file.",
+)
+@click.option(
+    "--file",
+    "vault_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Vault file to write (default: INVENTORY/group_vars/all/vault.yml).",
+)
+def vault_init(inventory: str, vault_password_file: Path, vault_file: Path | None) -> None:
+    """Create a random credential for every vault reference of INVENTORY not yet defined.
+
+    Existing entries are kept; secrets are written encrypted and never printed.
+    """
+    model = _inventory(inventory)
+    try:
+        result = vault.init(model, vault_password_file, vault_file)
+    except vault.VaultError as error:
+        raise click.ClickException(str(error)) from error
+    for name in result.added:
+        click.echo(f"added {name}")
+    click.echo(f"{result.file}: {len(result.added)} added, {result.kept} kept")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from infra.loader import VaultValue, parse_yaml
+from infra.loader import VaultValue
 from infra.model import VAULT_REF_RE, Inventory
 from infra.problems import Problem
 
@@ -107,24 +106,3 @@ def credential_refs(inventory: Inventory) -> Iterator[tuple[str, str, str]]:
             yield facility.id, f"{prefix}.nvr.credential", facility.nvr.credential
         if facility.router.credential is not None:
             yield facility.id, f"{prefix}.router.credential", facility.router.credential
-
-
-def vault_keys(root: Path, password_file: Path) -> set[str]:
-    """Top-level variable names defined in the inventory's encrypted vault files."""
-    from ansible.constants import DEFAULT_VAULT_ID_MATCH  # noqa: PLC0415  # slow import
-    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
-    from ansible.parsing.vault import FileVaultSecret, VaultLib  # noqa: PLC0415
-
-    secret = FileVaultSecret(filename=str(password_file), loader=DataLoader())
-    secret.load()
-    vault = VaultLib([(DEFAULT_VAULT_ID_MATCH, secret)])
-    keys: set[str] = set()
-    for file in sorted(root.rglob("vault*.y*ml")):
-        text = file.read_bytes()
-        if not text.startswith(b"$ANSIBLE_VAULT"):
-            continue
-        plain = vault.decrypt(text)
-        data = parse_yaml(plain.decode("utf-8"))
-        if isinstance(data, dict):
-            keys.update(str(key) for key in data)
-    return keys

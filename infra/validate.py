@@ -16,7 +16,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from netaddr import EUI, AddrFormatError
 
-from infra import secrets, sizing
+from infra import secrets, sizing, vault
 from infra.loader import ACCOUNTS_FILE, PROVINCE_FILE, LoadResult, load
 from infra.model import (
     MIN_RETENTION_DAYS,
@@ -669,7 +669,10 @@ def validate_path(path: str | Path, vault_password_file: Path | None = None) -> 
 def check_vault_refs(result: LoadResult, password_file: Path) -> list[Problem]:
     """Every credential the model names is defined in the inventory's vault files."""
     assert result.inventory is not None  # noqa: S101  # callers check
-    keys = secrets.vault_keys(Path(result.inventory.path), password_file)
+    try:
+        keys = vault.keys(Path(result.inventory.path), password_file)
+    except vault.VaultError as error:
+        return [Problem("group_vars", "", "SECRET", str(error), "check the vault password file")]
     problems = []
     for facility_id, path, reference in secrets.credential_refs(result.inventory):
         if re.fullmatch(VAULT_REF_RE, reference) and reference not in keys:
@@ -679,8 +682,8 @@ def check_vault_refs(result: LoadResult, password_file: Path) -> list[Problem]:
                     path,
                     "SECRET",
                     f"vault variable '{reference}' is not defined",
-                    "add it with: camops vault-init (or ansible-vault edit "
-                    "group_vars/all/vault.yml)",
+                    "add it with: camops vault-init INVENTORY --vault-password-file FILE "
+                    "(or ansible-vault edit group_vars/all/vault.yml)",
                 )
             )
     return problems

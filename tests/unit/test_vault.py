@@ -1,0 +1,100 @@
+"""Vault references: resolved against real Ansible Vault files, created without loss."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra import vault
+from infra.loader import load
+from infra.validate import validate_path
+from tests.helpers import InventoryCopy
+
+
+@pytest.fixture
+def password_file(tmp_path: Path) -> Path:
+    path = tmp_path / "vault-pass"
+    path.write_text("correct horse battery staple\n", encoding="utf-8")
+    return path
+
+
+def test_missing_references_are_errors(lab: InventoryCopy, password_file: Path) -> None:
+    problems = validate_path(lab.path, password_file)
+    missing = [p for p in problems if "is not defined" in p.message]
+    assert len(missing) == 6
+    assert missing[0].rule == "SECRET"
+
+
+def test_init_fills_the_vault_and_keeps_what_exists(
+    lab: InventoryCopy, password_file: Path
+) -> None:
+    result = load(lab.path)
+    assert result.inventory is not None
+    first = vault.init(result.inventory, password_file)
+    assert len(first.added) == 6
+    raw = first.file.read_bytes()
+    assert raw.startswith(b"$ANSIBLE_VAULT")
+    stored = vault.read(first.file, password_file)
+    before = stored["vault_camera_north_cam01"]["password"]
+    assert len(before) >= 32
+
+    lab.camera("lab_north_school", 0, lambda cam: cam.update(credential="vault_camera_new"))
+    result = load(lab.path)
+    assert result.inventory is not None
+    second = vault.init(result.inventory, password_file)
+    assert second.added == ["vault_camera_new"]
+    stored = vault.read(first.file, password_file)
+    assert stored["vault_camera_north_cam01"]["password"] == before  # nothing rotated or lost
+    assert not [p for p in validate_path(lab.path, password_file) if "not defined" in p.message]
+
+
+def test_wrong_password_is_reported(
+    lab: InventoryCopy, password_file: Path, tmp_path: Path
+) -> None:
+    result = load(lab.path)
+    assert result.inventory is not None
+    vault.init(result.inventory, password_file)
+    wrong = tmp_path / "wrong"
+    wrong.write_text("nope\n", encoding="utf-8")
+    problems = validate_path(lab.path, wrong)
+    assert any("cannot decrypt" in p.message for p in problems)
+
+
+def test_cli_never_prints_secrets(lab: InventoryCopy, password_file: Path) -> None:
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "infra.cli",
+            "vault-init",
+            str(lab.path),
+            "--vault-password-file",
+            str(password_file),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "6 added, 0 kept" in run.stdout
+    stored = vault.read(lab.path / vault.DEFAULT_VAULT_FILE, password_file)
+    for entry in stored.values():
+        assert entry["password"] not in run.stdout + run.stderr
+    # ansible-vault itself reads what camops wrote
+    view = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-vault"),
+            "view",
+            "--vault-password-file",
+            str(password_file),
+            str(lab.path / vault.DEFAULT_VAULT_FILE),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert view.returncode == 0, view.stderr
+    assert "vault_camera_south_cam03" in view.stdout
