@@ -242,5 +242,59 @@ def vault_init(inventory: str, vault_password_file: Path, vault_file: Path | Non
     click.echo(f"{result.file}: {len(result.added)} added, {result.kept} kept")
 
 
+@main.group()
+def lab() -> None:
+    """The podman lab: the inventory's hosts, networks and simulated cameras."""
+
+
+@lab.command("up")
+@click.argument("inventory", default="inventories/lab")
+@click.option("--no-provision", is_flag=True, help="Do not install the camera simulators.")
+def lab_up(inventory: str, no_provision: bool) -> None:
+    """Bring the lab of INVENTORY up (idempotent)."""
+    from infra.lab import lab as lab_module  # noqa: PLC0415  # podman tooling only here
+
+    try:
+        lab_module.up(inventory, log=click.echo, provision=not no_provision)
+    except lab_module.LabError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@lab.command("down")
+@click.argument("inventory", default="inventories/lab")
+@click.option("--purge", is_flag=True, help="Also remove the lab images and cached state.")
+def lab_down(inventory: str, purge: bool) -> None:
+    """Remove everything `lab up` made for INVENTORY."""
+    from infra.lab import lab as lab_module  # noqa: PLC0415
+
+    try:
+        lab_module.down(inventory, log=click.echo, purge=purge)
+    except lab_module.LabError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@lab.command("status")
+@click.argument("inventory", default="inventories/lab")
+def lab_status(inventory: str) -> None:
+    """Containers, addresses and SSH of the lab of INVENTORY; exit 1 unless all is up."""
+    from infra.lab import lab as lab_module  # noqa: PLC0415
+
+    try:
+        model, hosts = lab_module.status(inventory)
+    except lab_module.LabError as error:
+        raise click.ClickException(str(error)) from error
+    table = Table(title=f"lab {model.inventory.name}", title_justify="left")
+    for column in ("host", "kind", "container", "state", "address", "ssh"):
+        table.add_column(column)
+    for item in hosts:
+        table.add_row(item.host.name, item.host.kind.value, item.host.container, item.state,
+                      str(item.host.address), "yes" if item.ssh else "no")
+    _stdout.print(table)
+    proxy = model.proxy
+    pid = proxy.pid()
+    _stdout.print(f"package proxy {proxy.url}: {'pid ' + str(pid) if pid else 'not running'}")
+    sys.exit(0 if pid and all(h.state == "running" and h.ssh for h in hosts) else 1)
+
+
 if __name__ == "__main__":
     main()

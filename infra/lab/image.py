@@ -1,0 +1,159 @@
+"""Lab images built locally from Debian packages (no registry is reachable).
+
+``base``: a minimal Debian 12 made with debootstrap and ``podman import`` — what a cloud image
+gives a new server: systemd, OpenSSH, Python, sudo and an ops user ``camops`` whose key is
+installed at boot (the lab's stand-in for cloud-init). Roles install everything else with apt.
+
+``camera``: ``base`` plus the GStreamer packages of the camera simulator, so the lab's camera
+fixtures start in seconds; the ``lab_camera`` role still declares them.
+
+Each image is tagged with a hash of what goes into it, so a changed package list or build
+script makes a new image and an unchanged one is reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.lab import podman
+
+SUITE = "bookworm"
+MIRROR = "http://deb.debian.org/debian"
+BASE_REPO = "localhost/camops-lab-base"
+CAMERA_REPO = "localhost/camops-lab-camera"
+
+BASE_PACKAGES = (
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "openssh-server",
+    "python3",
+    "python3-apt",
+    "sudo",
+    "iproute2",
+    "iputils-ping",
+    "ca-certificates",
+    "procps",
+    "netbase",
+    "less",
+)
+
+CAMERA_PACKAGES = (
+    "python3-gi",
+    "gir1.2-gstreamer-1.0",
+    "gir1.2-gst-rtsp-server-1.0",
+    "gstreamer1.0-tools",
+    "gstreamer1.0-plugins-base",
+    "gstreamer1.0-plugins-good",
+    "gstreamer1.0-plugins-ugly",
+    "gstreamer1.0-rtsp",
+    "gstreamer1.0-x",
+    "fonts-dejavu-core",
+)
+
+ROOTFS_FILES = Path(__file__).parent / "rootfs"
+
+
+def _digest(*parts: str) -> str:
+    sha = hashlib.sha256()
+    for part in parts:
+        sha.update(part.encode())
+        sha.update(b"\0")
+    return sha.hexdigest()[:12]
+
+
+def _tree_text(root: Path) -> str:
+    return "".join(
+        f"{path.relative_to(root)}\n{path.read_text(encoding='utf-8')}"
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    )
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    kind: str
+    reference: str
+
+
+def base_spec() -> ImageSpec:
+    digest = _digest(SUITE, MIRROR, *BASE_PACKAGES, _tree_text(ROOTFS_FILES),
+                     Path(__file__).read_text(encoding="utf-8"))
+    return ImageSpec("base", f"{BASE_REPO}:{digest}")
+
+
+def camera_spec() -> ImageSpec:
+    digest = _digest(base_spec().reference, *CAMERA_PACKAGES)
+    return ImageSpec("camera", f"{CAMERA_REPO}:{digest}")
+
+
+def _run(args: list[str], **kwargs: object) -> None:
+    subprocess.run(args, check=True, **kwargs)  # type: ignore[call-overload]  # noqa: S603
+
+
+def build_base(workdir: Path, log: Path) -> ImageSpec:
+    """debootstrap a minimal Debian 12 and import it, unless the tagged image exists."""
+    spec = base_spec()
+    if podman.image_exists(spec.reference):
+        return spec
+    workdir.mkdir(parents=True, exist_ok=True)
+    rootfs = Path(tempfile.mkdtemp(prefix="rootfs-", dir=workdir))
+    try:
+        with log.open("ab") as out:
+            _run(
+                ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
+                 SUITE, str(rootfs), MIRROR],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+            # The lab's files (sources, boot-time init, sshd drop-in) then the ops user.
+            shutil.copytree(ROOTFS_FILES, rootfs, dirs_exist_ok=True)
+            _run(["chroot", str(rootfs), "/bin/sh", "/usr/local/sbin/camops-lab-prepare"],
+                 stdout=out, stderr=subprocess.STDOUT)
+            (rootfs / "usr/local/sbin/camops-lab-prepare").unlink()
+            tar = subprocess.Popen(  # noqa: S603
+                ["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."],  # noqa: S607
+                stdout=subprocess.PIPE,
+            )
+            _run(
+                ["podman", "import",
+                 "--change", 'CMD ["/sbin/init"]',
+                 "--change", "STOPSIGNAL=SIGRTMIN+3",
+                 "--change", "LABEL=camops.lab.image=base",
+                 "-", spec.reference],
+                stdin=tar.stdout, stdout=out, stderr=subprocess.STDOUT,
+            )
+            if tar.wait() != 0:
+                raise subprocess.CalledProcessError(tar.returncode, "tar")
+    finally:
+        shutil.rmtree(rootfs, ignore_errors=True)
+    return spec
+
+
+def build_camera(workdir: Path, log: Path) -> ImageSpec:
+    """The camera fixture image: base plus GStreamer, unless the tagged image exists."""
+    spec = camera_spec()
+    if podman.image_exists(spec.reference):
+        return spec
+    base = build_base(workdir, log)
+    context = Path(tempfile.mkdtemp(prefix="camera-", dir=workdir))
+    try:
+        (context / "Containerfile").write_text(
+            f"FROM {base.reference}\n"
+            "LABEL camops.lab.image=camera\n"
+            "RUN apt-get -o Acquire::Check-Valid-Until=false update \\\n"
+            " && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "
+            f"{' '.join(CAMERA_PACKAGES)} \\\n"
+            " && apt-get clean\n",
+            encoding="utf-8",
+        )
+        with log.open("ab") as out:
+            _run(["podman", "build", "--network", "host", "--runtime", "runc", "-t",
+                  spec.reference, str(context)], stdout=out, stderr=subprocess.STDOUT)
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
+    return spec

@@ -1,0 +1,462 @@
+"""``camops lab up | down | status``: the inventory's hosts as rootful podman containers.
+
+Everything the lab makes carries the label ``camops.lab=<inventory>`` and a ``camops-lab-``
+name, so ``down`` removes exactly that. Lab state (SSH key, known hosts, per-host settings,
+package cache) lives in ``.lab/`` of the working tree; images are kept as a cache (``down
+--purge`` removes them too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra import loader
+from infra.lab import image, podman
+from infra.lab.plan import LABEL, PREFIX, HostKind, LabHost, LabPlan, LabPlanError, NetKind, build
+from infra.lab.proxy import Proxy
+from infra.model import Inventory
+from infra.problems import errors
+from infra.validate import validate
+
+STATE = Path(".lab")
+LAB_HOSTS_FILE = "lab-hosts.yml"
+REQUIRED_TOOLS = ("podman", "runc", "debootstrap", "ssh", "ssh-keygen", "ssh-keyscan",
+                  "/usr/sbin/apt-cacher-ng", "ip")
+
+Log = Callable[[str], None]
+
+
+class LabError(RuntimeError):
+    """The lab cannot be brought up or down; the message says why and what to do."""
+
+
+@dataclass
+class Timings:
+    phases: list[tuple[str, float]] = field(default_factory=list)
+    start: float = field(default_factory=time.monotonic)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        begin = time.monotonic()
+        yield
+        self.phases.append((name, time.monotonic() - begin))
+
+    @property
+    def total(self) -> float:
+        return time.monotonic() - self.start
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.phases)
+        return f"lab up in {self.total:.1f}s ({parts})"
+
+
+@dataclass(frozen=True)
+class Lab:
+    """One lab: an inventory, its plan and where its state lives."""
+
+    inventory: Inventory
+    plan: LabPlan
+    state: Path
+
+    @property
+    def ssh_key(self) -> Path:
+        return self.state / "ssh" / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state / "ssh" / "known_hosts"
+
+    @property
+    def lab_hosts_file(self) -> Path:
+        return Path(self.inventory.path) / LAB_HOSTS_FILE
+
+    @property
+    def proxy(self) -> Proxy:
+        return Proxy(self.plan.controller_ip, self.state.resolve() / "proxy")
+
+    def host_dir(self, host: LabHost) -> Path:
+        return self.state / "hosts" / host.name
+
+    def ssh_args(self, host: LabHost) -> list[str]:
+        return [
+            "ssh", "-i", str(self.ssh_key), "-o", f"UserKnownHostsFile={self.known_hosts}",
+            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=3", f"camops@{host.address}",
+        ]
+
+
+def open_lab(inventory_path: str, state: Path = STATE) -> Lab:
+    """Load, validate and lay out an inventory's lab (no host is touched)."""
+    try:
+        result = loader.load(inventory_path)
+    except loader.InventoryNotFoundError as error:
+        raise LabError(str(error)) from error
+    found = errors(validate(result))
+    if found or result.inventory is None:
+        lines = "\n".join(problem.line() for problem in found)
+        raise LabError(f"the inventory is not valid; fix it first:\n{lines}")
+    try:
+        plan = build(result.inventory)
+    except LabPlanError as error:
+        raise LabError(str(error)) from error
+    return Lab(result.inventory, plan, state)
+
+
+def _check_tools() -> None:
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise LabError(
+            f"missing {', '.join(missing)}: run 'make setup' (installs deps/lab-apt.txt) as root"
+        )
+    if os.geteuid() != 0:
+        raise LabError("the lab uses rootful podman: run as root")
+
+
+def _ensure_ssh_key(lab: Lab) -> None:
+    lab.ssh_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not lab.ssh_key.exists():
+        subprocess.run(  # noqa: S603
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "camops-lab",  # noqa: S607
+             "-f", str(lab.ssh_key)],
+            check=True,
+        )
+
+
+def _write_host_config(lab: Lab, host: LabHost) -> None:
+    folder = lab.host_dir(host)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "authorized_keys": lab.ssh_key.with_suffix(".pub").read_text(encoding="utf-8"),
+        "proxy": lab.proxy.url + "\n",
+        "addresses": "".join(
+            f"{a.mac} {a.ip}/{a.network.subnet.prefixlen}\n"
+            for a in host.attachments
+            if not a.network.podman_addressing
+        ),
+        "gateway": f"{host.gateway}\n" if host.gateway else "",
+    }
+    bundle = Path(os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt")
+    if bundle.is_file():
+        files["ca-bundle.crt"] = bundle.read_text(encoding="utf-8")
+    for name, text in files.items():
+        path = folder / name
+        if text:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _ensure_networks(lab: Lab) -> list[str]:
+    created = []
+    for network in lab.plan.networks:
+        if podman.network_exists(network.name):
+            continue
+        args = ["network", "create", "--internal", "--disable-dns",
+                "--label", f"{LABEL}={lab.inventory.name}"]
+        if network.podman_addressing:
+            args += ["--subnet", str(network.subnet), "--gateway", str(network.gateway)]
+        else:
+            args += ["--ipam-driver", "none"]
+        podman.run(*args, network.name)
+        created.append(network.name)
+    return created
+
+
+def _run_args(lab: Lab, host: LabHost, images: dict[str, str]) -> list[str]:
+    args = [
+        "run", "--detach", "--name", host.container, "--hostname", host.hostname,
+        "--label", f"{LABEL}={lab.inventory.name}", "--label", f"{LABEL}.kind={host.kind}",
+        "--runtime", "runc", "--systemd", "always",
+        "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768",
+        # NET_ADMIN, NET_RAW: host firewalls and routes; SYS_ADMIN: systemd's sandboxing
+        # (PrivateTmp, ProtectSystem, DynamicUser) needs mount namespaces, as on real hosts.
+        "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_ADMIN",
+        # Lab networks have no egress and no DNS: answer the host's own name locally and
+        # fail other lookups at once (services use the model's addresses).
+        "--add-host", f"{host.hostname}:127.0.1.1", "--dns", "127.0.0.1",
+        "--volume", f"{lab.host_dir(host).resolve()}:/etc/camops-lab:ro",
+    ]
+    for attachment in host.attachments:
+        options = f"mac={attachment.mac}"
+        if attachment.network.podman_addressing:
+            options = f"ip={attachment.ip},{options}"
+        args += ["--network", f"{attachment.network.name}:{options}"]
+    if host.router:
+        args += ["--security-opt", "unmask=/proc/sys", "--sysctl", "net.ipv4.ip_forward=1"]
+    args.append(images[host.image])
+    return args
+
+
+def _ensure_container(lab: Lab, host: LabHost, images: dict[str, str]) -> str:
+    if podman.container_exists(host.container):
+        state = podman.inspect("container", host.container)["State"]
+        if state.get("Running"):
+            return "running"
+        podman.run("start", host.container)
+        return "started"
+    podman.run(*_run_args(lab, host, images))
+    return "created"
+
+
+def _routes(lab: Lab) -> list[str]:
+    done = []
+    for route in lab.plan.routes:
+        subprocess.run(  # noqa: S603
+            ["ip", "route", "replace", str(route.subnet), "via", str(route.via)],  # noqa: S607
+            check=True, capture_output=True,
+        )
+        done.append(f"{route.subnet} via {route.via}")
+    return done
+
+
+def _remove_routes(lab: Lab) -> None:
+    for route in lab.plan.routes:
+        subprocess.run(  # noqa: S603
+            ["ip", "route", "del", str(route.subnet), "via", str(route.via)],  # noqa: S607
+            check=False, capture_output=True,
+        )
+
+
+def _keyscan(host: LabHost) -> str:
+    result = subprocess.run(  # noqa: S603
+        ["ssh-keyscan", "-T", "2", "-t", "ed25519", str(host.address)],  # noqa: S607
+        capture_output=True, text=True, check=False,
+    )
+    return result.stdout.strip()
+
+
+def _wait_ssh(lab: Lab, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    keys: dict[str, str] = {}
+    pending = list(lab.plan.hosts)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        while pending and time.monotonic() < deadline:
+            found = list(pool.map(_keyscan, pending))
+            for host, key in zip(pending, found, strict=True):
+                if key:
+                    keys[host.name] = key
+            pending = [host for host in pending if host.name not in keys]
+            if pending:
+                time.sleep(0.2)
+    if pending:
+        names = ", ".join(host.name for host in pending)
+        raise LabError(f"no SSH answer from {names} after {timeout:.0f}s; see 'camops lab status'")
+    lines = [keys[host.name] for host in lab.plan.hosts]
+    lab.known_hosts.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def lab_hosts_document(lab: Lab) -> dict[str, Any]:
+    """The Ansible connection settings of the lab, merged with the model's inventory."""
+    state = lab.state.resolve()
+    hostvars: dict[str, Any] = {}
+    cameras: dict[str, Any] = {}
+    for host in lab.plan.hosts:
+        entry: dict[str, Any] = {"ansible_host": str(host.address)}
+        if host.kind is HostKind.CAMERA:
+            facility = lab.inventory.facility(host.facility or "")
+            camera = next(c for c in facility.cameras if c.id == host.camera_id)
+            entry["lab_camera"] = {
+                "id": camera.id,
+                "name": camera.name,
+                "vendor": camera.vendor,
+                "model": camera.model,
+                "mac": camera.mac,
+                "onvif_port": camera.onvif_port,
+                "rtsp_port": camera.rtsp_port,
+                "rtsp_path": camera.rtsp_path,
+                "width": camera.resolution.width,
+                "height": camera.resolution.height,
+                "fps": camera.fps,
+                "bitrate_kbps": camera.bitrate_kbps,
+            }
+            cameras[host.name] = entry
+        else:
+            hostvars[host.name] = entry
+    return {
+        "all": {
+            "vars": {
+                "ansible_user": "camops",
+                "ansible_ssh_private_key_file": str(state / "ssh" / "id_ed25519"),
+                "ansible_ssh_common_args": (
+                    f"-o UserKnownHostsFile={state / 'ssh' / 'known_hosts'} "
+                    "-o StrictHostKeyChecking=yes"
+                ),
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "camops_lab": True,
+                "camops_lab_proxy": lab.proxy.url,
+            },
+            "hosts": hostvars,
+            "children": {"lab_cameras": {"hosts": cameras}},
+        }
+    }
+
+
+def _write_lab_hosts(lab: Lab) -> None:
+    text = (
+        "---\n# Written by `camops lab up`: how Ansible reaches the lab's hosts. Not in git.\n"
+        + yaml.safe_dump(lab_hosts_document(lab), sort_keys=False, allow_unicode=True)
+    )
+    path = lab.lab_hosts_file
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def _camera_inputs(lab: Lab) -> str:
+    """A digest of everything the camera provisioning depends on, containers included."""
+    digest = hashlib.sha256()
+    for root in (Path("roles/lab_camera"), Path("infra/lab/camera_sim")):
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    digest.update(lab.lab_hosts_file.read_bytes())
+    for host in lab.plan.hosts:
+        if host.kind is HostKind.CAMERA:
+            digest.update(str(podman.inspect("container", host.container)["Id"]).encode())
+    return digest.hexdigest()
+
+
+def _cameras_running(lab: Lab) -> bool:
+    def active(host: LabHost) -> bool:
+        return subprocess.run(  # noqa: S603
+            [*lab.ssh_args(host), "systemctl", "is-active", "--quiet", "camsim.service"],
+            capture_output=True, check=False,
+        ).returncode == 0
+
+    cams = [host for host in lab.plan.hosts if host.kind is HostKind.CAMERA]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return all(pool.map(active, cams))
+
+
+def provision_cameras(lab: Lab, log: Log) -> None:
+    """Install the camera simulators (lab-only role) on the lab's camera hosts.
+
+    Skipped when nothing it depends on changed since its last success (same role, same
+    simulator, same containers) and every simulator runs: a second ``lab up`` is a no-op.
+    """
+    stamp = lab.state / "cameras.stamp"
+    inputs = _camera_inputs(lab)
+    if stamp.exists() and stamp.read_text(encoding="utf-8") == inputs and _cameras_running(lab):
+        log("cameras unchanged and running")
+        return
+    stamp.unlink(missing_ok=True)
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "ANSIBLE_CONFIG": str(Path("ansible.cfg").resolve())}
+    result = subprocess.run(  # noqa: S603
+        [str(bin_dir / "ansible-playbook"), "playbooks/lab_cameras.yml",
+         "-i", lab.inventory.path],
+        capture_output=True, text=True, check=False, env=env,
+    )
+    recap = result.stdout[result.stdout.rfind("PLAY RECAP"):] if "PLAY RECAP" in result.stdout else ""
+    if result.returncode != 0:
+        tail = "\n".join(result.stdout.splitlines()[-40:])
+        raise LabError(f"camera provisioning failed:\n{tail}\n{result.stderr[-2000:]}")
+    changed = sum(
+        int(part.split("=")[1]) for part in recap.split() if part.startswith("changed=")
+    )
+    stamp.write_text(inputs, encoding="utf-8")
+    log(f"cameras provisioned (changed={changed})")
+
+
+def up(inventory_path: str, log: Log = print, provision: bool = True) -> Timings:
+    """Bring the lab of an inventory up; a second call changes nothing."""
+    timings = Timings()
+    lab = open_lab(inventory_path)
+    _check_tools()
+    lab.state.mkdir(exist_ok=True)
+    build_log = lab.state / "build.log"
+    with timings.phase("images"):
+        images = {
+            "base": image.build_base(lab.state / "build", build_log).reference,
+            "camera": image.build_camera(lab.state / "build", build_log).reference,
+        }
+    with timings.phase("networks"):
+        _ensure_ssh_key(lab)
+        created = _ensure_networks(lab)
+        for host in lab.plan.hosts:
+            _write_host_config(lab, host)
+    if created:
+        log(f"networks created: {', '.join(created)}")
+    with timings.phase("containers"), ThreadPoolExecutor(max_workers=4) as pool:
+        states = list(pool.map(lambda h: _ensure_container(lab, h, images), lab.plan.hosts))
+    counts = {state: states.count(state) for state in sorted(set(states))}
+    log("containers: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    with timings.phase("routes+proxy"):
+        _routes(lab)
+        pid = lab.proxy.start()
+    log(f"package proxy {lab.proxy.url} (apt-cacher-ng pid {pid})")
+    with timings.phase("ssh"):
+        _wait_ssh(lab)
+        _write_lab_hosts(lab)
+    log(f"{len(lab.plan.hosts)} hosts answer SSH; Ansible settings in {lab.lab_hosts_file}")
+    if provision:
+        with timings.phase("cameras"):
+            provision_cameras(lab, log)
+    log(timings.summary())
+    return timings
+
+
+def down(inventory_path: str, log: Log = print, purge: bool = False) -> None:
+    """Remove what ``up`` made: containers, networks, routes, the proxy process."""
+    lab = open_lab(inventory_path)
+    label = f"{LABEL}={lab.inventory.name}"
+    containers = sorted(set(podman.names("container", label))
+                        | {h.container for h in lab.plan.hosts if podman.container_exists(h.container)})
+    if containers:
+        podman.run("rm", "--force", "--time", "5", *containers)
+    log(f"containers removed: {len(containers)}")
+    _remove_routes(lab)
+    networks = sorted(set(podman.names("network", label))
+                      | {n.name for n in lab.plan.networks if podman.network_exists(n.name)})
+    if networks:
+        podman.run("network", "rm", "--force", *networks)
+    log(f"networks removed: {len(networks)}")
+    if lab.proxy.stop():
+        log("package proxy stopped")
+    lab.lab_hosts_file.unlink(missing_ok=True)
+    lab.known_hosts.unlink(missing_ok=True)
+    if purge:
+        for spec in (image.camera_spec(), image.base_spec()):
+            if podman.image_exists(spec.reference):
+                podman.run("rmi", spec.reference)
+        shutil.rmtree(lab.state, ignore_errors=True)
+        log("images and lab state removed")
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    host: LabHost
+    state: str
+    ssh: bool
+
+
+def status(inventory_path: str) -> tuple[Lab, list[HostStatus]]:
+    lab = open_lab(inventory_path)
+    result = []
+    for host in lab.plan.hosts:
+        state = "absent"
+        if podman.container_exists(host.container):
+            state = str(podman.inspect("container", host.container)["State"].get("Status"))
+        ssh = False
+        if state == "running" and lab.known_hosts.exists():
+            ssh = subprocess.run(  # noqa: S603
+                [*lab.ssh_args(host), "true"], capture_output=True, check=False
+            ).returncode == 0
+        result.append(HostStatus(host, state, ssh))
+    return lab, result
+
+
+__all__ = ["PREFIX", "Lab", "LabError", "NetKind", "down", "open_lab", "status", "up"]

@@ -1,0 +1,81 @@
+"""Lab tier: real podman hosts with systemd, real networks, simulated cameras.
+
+The session brings the lab up with `camops lab up` (a no-op when it is up already).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.lab import lab as lab_module
+from infra.lab.plan import HostKind, LabHost
+from tests.helpers import INVENTORIES, ROOT
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/lab/ is in the lab tier."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.lab)
+
+CAMOPS = [sys.executable, "-m", "infra.cli"]
+
+
+def camops(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CAMOPS, *args], capture_output=True, text=True, cwd=ROOT, check=False, timeout=900
+    )
+
+
+@pytest.fixture(scope="session")
+def lab() -> lab_module.Lab:
+    run = camops("lab", "up", str(INVENTORIES / "lab"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    return lab_module.open_lab(str(INVENTORIES / "lab"), ROOT / ".lab")
+
+
+def ssh(lab: lab_module.Lab, host: LabHost, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*lab.ssh_args(host), command], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def cameras(lab: lab_module.Lab) -> list[LabHost]:
+    return [host for host in lab.plan.hosts if host.kind is HostKind.CAMERA]
+
+
+def rtsp_url(host: LabHost, user: str, password: str) -> str:
+    return f"rtsp://{user}:{password}@{host.address}:554/stream1"
+
+
+def ffprobe(url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
+         "stream=codec_name,width,height,r_frame_rate", "-of", "json", url],
+        capture_output=True, text=True, check=False, timeout=30,
+    )
+
+
+def stream(url: str) -> dict[str, object]:
+    run = ffprobe(url)
+    assert run.returncode == 0, run.stderr
+    return dict(json.loads(run.stdout)["streams"][0])
+
+
+@pytest.fixture
+def factory_reset(lab: lab_module.Lab) -> Iterator[None]:
+    """Return every camera to its factory state after the test."""
+    yield
+    for host in cameras(lab):
+        assert ssh(lab, host, "sudo camsim factory-reset").returncode == 0
+
+
+def lab_state_dir() -> Path:
+    return ROOT / ".lab"

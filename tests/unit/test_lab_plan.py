@@ -1,0 +1,89 @@
+"""The lab layout derived from the lab inventory (no podman needed)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+
+import pytest
+
+from infra.lab import lab as lab_module
+from infra.lab.plan import HostKind, LabPlanError, NetKind, build, lab_mac
+from infra.loader import load
+from tests.helpers import INVENTORIES, InventoryCopy
+
+
+def _plan(path: object) -> object:
+    result = load(str(path))
+    assert result.inventory is not None
+    return build(result.inventory)
+
+
+def test_lab_plan_from_the_lab_inventory() -> None:
+    result = load(INVENTORIES / "lab")
+    assert result.inventory is not None
+    plan = build(result.inventory)
+    assert [n.kind for n in plan.networks] == [NetKind.CENTRAL, NetKind.WAN, NetKind.LAN, NetKind.LAN]
+    assert plan.controller_ip == IPv4Address("10.78.0.1")
+    kinds = [h.kind for h in plan.hosts]
+    assert kinds.count(HostKind.CAMERA) == 6
+    assert kinds.count(HostKind.ROUTER) == kinds.count(HostKind.NVR) == 2
+    router = plan.host("rtr-north")
+    assert router.router
+    assert [a.network.kind for a in router.attachments] == [NetKind.WAN, NetKind.LAN]
+    assert router.address == IPv4Address("10.78.0.11")
+    nvr = plan.host("nvr-north")
+    assert nvr.gateway == IPv4Address("10.79.1.1")
+    camera = plan.host("north_cam01")
+    assert camera.attachments[0].mac == "02:42:0a:4f:01:0b"  # the inventory's MAC
+    assert camera.hostname == "north-cam01"
+    assert camera.image == "camera"
+    hub = plan.host("central-1")
+    assert {a.ip for a in hub.attachments} == {IPv4Address("10.77.0.10"), IPv4Address("10.78.0.10")}
+    assert {(str(r.subnet), str(r.via)) for r in plan.routes} == {
+        ("10.79.1.0/24", "10.78.0.11"),
+        ("10.79.2.0/24", "10.78.0.12"),
+    }
+
+
+def test_camera_lans_have_no_podman_addressing() -> None:
+    result = load(INVENTORIES / "lab")
+    assert result.inventory is not None
+    plan = build(result.inventory)
+    lan = plan.network(NetKind.LAN, "lab_north_school")
+    assert not lan.podman_addressing
+    assert lan.subnet == IPv4Network("10.79.1.0/24")
+    assert plan.network(NetKind.WAN).podman_addressing
+
+
+def test_generated_macs_are_stable_and_local() -> None:
+    mac = lab_mac("nvr-north", "camops-lab-lan-lab-north-school")
+    assert mac == lab_mac("nvr-north", "camops-lab-lan-lab-north-school")
+    assert int(mac.split(":")[0], 16) & 0b11 == 0b10  # locally administered, unicast
+
+
+def test_routers_on_different_wans_are_refused(lab: InventoryCopy) -> None:
+    lab.facility("lab_south_barracks", lambda f: f["router"].update(wan_ip="10.98.0.12/24"))
+    with pytest.raises(LabPlanError, match="one WAN"):
+        _plan(lab.path)
+
+
+def test_host_on_the_controller_address_is_refused(lab: InventoryCopy) -> None:
+    lab.facility("lab_south_barracks", lambda f: f["router"].update(wan_ip="10.78.0.1/24"))
+    with pytest.raises(LabPlanError, match="controller"):
+        _plan(lab.path)
+
+
+def test_lab_refuses_an_invalid_inventory(lab: InventoryCopy) -> None:
+    lab.camera("lab_north_school", 0, lambda cam: cam.update(zone="nhà vệ sinh"))
+    with pytest.raises(lab_module.LabError, match="cameras\\[north_cam01\\].zone"):
+        lab_module.open_lab(str(lab.path))
+
+
+def test_lab_hosts_document() -> None:
+    lab = lab_module.open_lab(str(INVENTORIES / "lab"))
+    doc = lab_module.lab_hosts_document(lab)
+    assert doc["all"]["vars"]["ansible_user"] == "camops"
+    cameras = doc["all"]["children"]["lab_cameras"]["hosts"]
+    assert cameras["south_cam02"]["ansible_host"] == "10.79.2.12"
+    assert cameras["south_cam02"]["lab_camera"]["onvif_port"] == 8080
+    assert doc["all"]["hosts"]["rtr-south"]["ansible_host"] == "10.78.0.12"
