@@ -11,20 +11,22 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup lint test test-fast demo access-matrix clean
+.PHONY: help setup lint test test-fast test-lab lab-up lab-down lab-status demo access-matrix clean
 
 help:
 	@echo "make setup       venv + every Python and Debian dependency (idempotent)"
 	@echo "make lint        ruff, mypy, yamllint, ansible-lint (production profile)"
 	@echo "make test        every test tier"
 	@echo "make test-fast   the tiers that need no lab (unit, model, modules, playbook checks)"
+	@echo "make test-lab    the lab tier: lab up, lab tests, molecule scenarios, lab down"
+	@echo "make lab-up      podman lab of INVENTORY=$(INVENTORY) (lab-down, lab-status)"
 	@echo "make demo        validate, size and access matrix of INVENTORY=$(INVENTORY)"
 	@echo "make access-matrix  regenerate docs/access-matrix-*.md"
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/constraints.txt deps/apt.txt scripts/setup-debian.sh
-	bash scripts/setup-debian.sh deps/apt.txt
+$(STAMP): pyproject.toml requirements/constraints.txt deps/apt.txt deps/lab-apt.txt scripts/setup-debian.sh
+	bash scripts/setup-debian.sh deps/apt.txt deps/lab-apt.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]'
@@ -40,7 +42,19 @@ lint: setup
 test-fast: setup
 	pytest -m "not lab" -q
 
-test: test-fast
+test-lab: setup
+	bash scripts/test-lab.sh $(INVENTORY)
+
+test: test-fast test-lab
+
+lab-up: setup
+	camops lab up $(INVENTORY)
+
+lab-down: setup
+	camops lab down $(INVENTORY)
+
+lab-status: setup
+	camops lab status $(INVENTORY)
 
 demo: setup
 	@echo "== camops validate $(INVENTORY)"

@@ -287,8 +287,14 @@ def lab_status(inventory: str) -> None:
     for column in ("host", "kind", "container", "state", "address", "ssh"):
         table.add_column(column)
     for item in hosts:
-        table.add_row(item.host.name, item.host.kind.value, item.host.container, item.state,
-                      str(item.host.address), "yes" if item.ssh else "no")
+        table.add_row(
+            item.host.name,
+            item.host.kind.value,
+            item.host.container,
+            item.state,
+            str(item.host.address),
+            "yes" if item.ssh else "no",
+        )
     _stdout.print(table)
     proxy = model.proxy
     pid = proxy.pid()

@@ -81,9 +81,21 @@ class ImageSpec:
     reference: str
 
 
+def _tag_latest(spec: ImageSpec) -> ImageSpec:
+    """Point ``:latest`` at the current image (molecule scenarios use that tag)."""
+    repo = spec.reference.rsplit(":", 1)[0]
+    podman.run("tag", spec.reference, f"{repo}:latest")
+    return spec
+
+
 def base_spec() -> ImageSpec:
-    digest = _digest(SUITE, MIRROR, *BASE_PACKAGES, _tree_text(ROOTFS_FILES),
-                     Path(__file__).read_text(encoding="utf-8"))
+    digest = _digest(
+        SUITE,
+        MIRROR,
+        *BASE_PACKAGES,
+        _tree_text(ROOTFS_FILES),
+        Path(__file__).read_text(encoding="utf-8"),
+    )
     return ImageSpec("base", f"{BASE_REPO}:{digest}")
 
 
@@ -100,45 +112,64 @@ def build_base(workdir: Path, log: Path) -> ImageSpec:
     """debootstrap a minimal Debian 12 and import it, unless the tagged image exists."""
     spec = base_spec()
     if podman.image_exists(spec.reference):
-        return spec
+        return _tag_latest(spec)
     workdir.mkdir(parents=True, exist_ok=True)
     rootfs = Path(tempfile.mkdtemp(prefix="rootfs-", dir=workdir))
     try:
         with log.open("ab") as out:
             _run(
-                ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
-                 SUITE, str(rootfs), MIRROR],
-                stdout=out, stderr=subprocess.STDOUT,
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    f"--include={','.join(BASE_PACKAGES)}",
+                    SUITE,
+                    str(rootfs),
+                    MIRROR,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
             # The lab's files (sources, boot-time init, sshd drop-in) then the ops user.
             shutil.copytree(ROOTFS_FILES, rootfs, dirs_exist_ok=True)
-            _run(["chroot", str(rootfs), "/bin/sh", "/usr/local/sbin/camops-lab-prepare"],
-                 stdout=out, stderr=subprocess.STDOUT)
+            _run(
+                ["chroot", str(rootfs), "/bin/sh", "/usr/local/sbin/camops-lab-prepare"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
             (rootfs / "usr/local/sbin/camops-lab-prepare").unlink()
             tar = subprocess.Popen(  # noqa: S603
                 ["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."],  # noqa: S607
                 stdout=subprocess.PIPE,
             )
             _run(
-                ["podman", "import",
-                 "--change", 'CMD ["/sbin/init"]',
-                 "--change", "STOPSIGNAL=SIGRTMIN+3",
-                 "--change", "LABEL=camops.lab.image=base",
-                 "-", spec.reference],
-                stdin=tar.stdout, stdout=out, stderr=subprocess.STDOUT,
+                [
+                    "podman",
+                    "import",
+                    "--change",
+                    'CMD ["/sbin/init"]',
+                    "--change",
+                    "STOPSIGNAL=SIGRTMIN+3",
+                    "--change",
+                    "LABEL=camops.lab.image=base",
+                    "-",
+                    spec.reference,
+                ],
+                stdin=tar.stdout,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
             if tar.wait() != 0:
                 raise subprocess.CalledProcessError(tar.returncode, "tar")
     finally:
         shutil.rmtree(rootfs, ignore_errors=True)
-    return spec
+    return _tag_latest(spec)
 
 
 def build_camera(workdir: Path, log: Path) -> ImageSpec:
     """The camera fixture image: base plus GStreamer, unless the tagged image exists."""
     spec = camera_spec()
     if podman.image_exists(spec.reference):
-        return spec
+        return _tag_latest(spec)
     base = build_base(workdir, log)
     context = Path(tempfile.mkdtemp(prefix="camera-", dir=workdir))
     try:
@@ -152,8 +183,21 @@ def build_camera(workdir: Path, log: Path) -> ImageSpec:
             encoding="utf-8",
         )
         with log.open("ab") as out:
-            _run(["podman", "build", "--network", "host", "--runtime", "runc", "-t",
-                  spec.reference, str(context)], stdout=out, stderr=subprocess.STDOUT)
+            _run(
+                [
+                    "podman",
+                    "build",
+                    "--network",
+                    "host",
+                    "--runtime",
+                    "runc",
+                    "-t",
+                    spec.reference,
+                    str(context),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
     finally:
         shutil.rmtree(context, ignore_errors=True)
-    return spec
+    return _tag_latest(spec)

@@ -33,8 +33,16 @@ from infra.validate import validate
 
 STATE = Path(".lab")
 LAB_HOSTS_FILE = "lab-hosts.yml"
-REQUIRED_TOOLS = ("podman", "runc", "debootstrap", "ssh", "ssh-keygen", "ssh-keyscan",
-                  "/usr/sbin/apt-cacher-ng", "ip")
+REQUIRED_TOOLS = (
+    "podman",
+    "runc",
+    "debootstrap",
+    "ssh",
+    "ssh-keygen",
+    "ssh-keyscan",
+    "/usr/sbin/apt-cacher-ng",
+    "ip",
+)
 
 Log = Callable[[str], None]
 
@@ -92,9 +100,18 @@ class Lab:
 
     def ssh_args(self, host: LabHost) -> list[str]:
         return [
-            "ssh", "-i", str(self.ssh_key), "-o", f"UserKnownHostsFile={self.known_hosts}",
-            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-            "-o", "ConnectTimeout=3", f"camops@{host.address}",
+            "ssh",
+            "-i",
+            str(self.ssh_key),
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=3",
+            f"camops@{host.address}",
         ]
 
 
@@ -129,14 +146,30 @@ def _ensure_ssh_key(lab: Lab) -> None:
     lab.ssh_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not lab.ssh_key.exists():
         subprocess.run(  # noqa: S603
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "camops-lab",  # noqa: S607
-             "-f", str(lab.ssh_key)],
+            [
+                "/usr/bin/ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "camops-lab",
+                "-f",
+                str(lab.ssh_key),
+            ],
             check=True,
         )
 
 
-def _write_host_config(lab: Lab, host: LabHost) -> None:
-    folder = lab.host_dir(host)
+MOLECULE_HOST = "_molecule"
+
+
+def _write_host_config(lab: Lab, host: LabHost | None) -> None:
+    """The host's /etc/camops-lab; ``None``: the one molecule instances mount."""
+    folder = lab.host_dir(host) if host else lab.state / "hosts" / MOLECULE_HOST
+    if host is None:
+        host = LabHost(MOLECULE_HOST, HostKind.CENTRAL, "base")
     folder.mkdir(parents=True, exist_ok=True)
     files = {
         "authorized_keys": lab.ssh_key.with_suffix(".pub").read_text(encoding="utf-8"),
@@ -165,8 +198,14 @@ def _ensure_networks(lab: Lab) -> list[str]:
     for network in lab.plan.networks:
         if podman.network_exists(network.name):
             continue
-        args = ["network", "create", "--internal", "--disable-dns",
-                "--label", f"{LABEL}={lab.inventory.name}"]
+        args = [
+            "network",
+            "create",
+            "--internal",
+            "--disable-dns",
+            "--label",
+            f"{LABEL}={lab.inventory.name}",
+        ]
         if network.podman_addressing:
             args += ["--subnet", str(network.subnet), "--gateway", str(network.gateway)]
         else:
@@ -178,17 +217,40 @@ def _ensure_networks(lab: Lab) -> list[str]:
 
 def _run_args(lab: Lab, host: LabHost, images: dict[str, str]) -> list[str]:
     args = [
-        "run", "--detach", "--name", host.container, "--hostname", host.hostname,
-        "--label", f"{LABEL}={lab.inventory.name}", "--label", f"{LABEL}.kind={host.kind}",
-        "--runtime", "runc", "--systemd", "always",
-        "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768",
+        "run",
+        "--detach",
+        "--name",
+        host.container,
+        "--hostname",
+        host.hostname,
+        "--label",
+        f"{LABEL}={lab.inventory.name}",
+        "--label",
+        f"{LABEL}.kind={host.kind}",
+        "--runtime",
+        "runc",
+        "--systemd",
+        "always",
+        "--ulimit",
+        "nofile=20000:20000",
+        "--ulimit",
+        "nproc=32768:32768",
         # NET_ADMIN, NET_RAW: host firewalls and routes; SYS_ADMIN: systemd's sandboxing
         # (PrivateTmp, ProtectSystem, DynamicUser) needs mount namespaces, as on real hosts.
-        "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_ADMIN",
+        "--cap-add",
+        "NET_ADMIN",
+        "--cap-add",
+        "NET_RAW",
+        "--cap-add",
+        "SYS_ADMIN",
         # Lab networks have no egress and no DNS: answer the host's own name locally and
         # fail other lookups at once (services use the model's addresses).
-        "--add-host", f"{host.hostname}:127.0.1.1", "--dns", "127.0.0.1",
-        "--volume", f"{lab.host_dir(host).resolve()}:/etc/camops-lab:ro",
+        "--add-host",
+        f"{host.hostname}:127.0.1.1",
+        "--dns",
+        "127.0.0.1",
+        "--volume",
+        f"{lab.host_dir(host).resolve()}:/etc/camops-lab:ro",
     ]
     for attachment in host.attachments:
         options = f"mac={attachment.mac}"
@@ -217,7 +279,8 @@ def _routes(lab: Lab) -> list[str]:
     for route in lab.plan.routes:
         subprocess.run(  # noqa: S603
             ["ip", "route", "replace", str(route.subnet), "via", str(route.via)],  # noqa: S607
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         done.append(f"{route.subnet} via {route.via}")
     return done
@@ -227,14 +290,17 @@ def _remove_routes(lab: Lab) -> None:
     for route in lab.plan.routes:
         subprocess.run(  # noqa: S603
             ["ip", "route", "del", str(route.subnet), "via", str(route.via)],  # noqa: S607
-            check=False, capture_output=True,
+            check=False,
+            capture_output=True,
         )
 
 
 def _keyscan(host: LabHost) -> str:
     result = subprocess.run(  # noqa: S603
         ["ssh-keyscan", "-T", "2", "-t", "ed25519", str(host.address)],  # noqa: S607
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return result.stdout.strip()
 
@@ -331,10 +397,14 @@ def _camera_inputs(lab: Lab) -> str:
 
 def _cameras_running(lab: Lab) -> bool:
     def active(host: LabHost) -> bool:
-        return subprocess.run(  # noqa: S603
-            [*lab.ssh_args(host), "systemctl", "is-active", "--quiet", "camsim.service"],
-            capture_output=True, check=False,
-        ).returncode == 0
+        return (
+            subprocess.run(  # noqa: S603
+                [*lab.ssh_args(host), "systemctl", "is-active", "--quiet", "camsim.service"],
+                capture_output=True,
+                check=False,
+            ).returncode
+            == 0
+        )
 
     cams = [host for host in lab.plan.hosts if host.kind is HostKind.CAMERA]
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -356,17 +426,19 @@ def provision_cameras(lab: Lab, log: Log) -> None:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "ANSIBLE_CONFIG": str(Path("ansible.cfg").resolve())}
     result = subprocess.run(  # noqa: S603
-        [str(bin_dir / "ansible-playbook"), "playbooks/lab_cameras.yml",
-         "-i", lab.inventory.path],
-        capture_output=True, text=True, check=False, env=env,
+        [str(bin_dir / "ansible-playbook"), "playbooks/lab_cameras.yml", "-i", lab.inventory.path],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
-    recap = result.stdout[result.stdout.rfind("PLAY RECAP"):] if "PLAY RECAP" in result.stdout else ""
+    recap = (
+        result.stdout[result.stdout.rfind("PLAY RECAP") :] if "PLAY RECAP" in result.stdout else ""
+    )
     if result.returncode != 0:
         tail = "\n".join(result.stdout.splitlines()[-40:])
         raise LabError(f"camera provisioning failed:\n{tail}\n{result.stderr[-2000:]}")
-    changed = sum(
-        int(part.split("=")[1]) for part in recap.split() if part.startswith("changed=")
-    )
+    changed = sum(int(part.split("=")[1]) for part in recap.split() if part.startswith("changed="))
     stamp.write_text(inputs, encoding="utf-8")
     log(f"cameras provisioned (changed={changed})")
 
@@ -388,6 +460,7 @@ def up(inventory_path: str, log: Log = print, provision: bool = True) -> Timings
         created = _ensure_networks(lab)
         for host in lab.plan.hosts:
             _write_host_config(lab, host)
+        _write_host_config(lab, None)
     if created:
         log(f"networks created: {', '.join(created)}")
     with timings.phase("containers"), ThreadPoolExecutor(max_workers=4) as pool:
@@ -413,14 +486,18 @@ def down(inventory_path: str, log: Log = print, purge: bool = False) -> None:
     """Remove what ``up`` made: containers, networks, routes, the proxy process."""
     lab = open_lab(inventory_path)
     label = f"{LABEL}={lab.inventory.name}"
-    containers = sorted(set(podman.names("container", label))
-                        | {h.container for h in lab.plan.hosts if podman.container_exists(h.container)})
+    containers = sorted(
+        set(podman.names("container", label))
+        | {h.container for h in lab.plan.hosts if podman.container_exists(h.container)}
+    )
     if containers:
         podman.run("rm", "--force", "--time", "5", *containers)
     log(f"containers removed: {len(containers)}")
     _remove_routes(lab)
-    networks = sorted(set(podman.names("network", label))
-                      | {n.name for n in lab.plan.networks if podman.network_exists(n.name)})
+    networks = sorted(
+        set(podman.names("network", label))
+        | {n.name for n in lab.plan.networks if podman.network_exists(n.name)}
+    )
     if networks:
         podman.run("network", "rm", "--force", *networks)
     log(f"networks removed: {len(networks)}")
@@ -452,9 +529,12 @@ def status(inventory_path: str) -> tuple[Lab, list[HostStatus]]:
             state = str(podman.inspect("container", host.container)["State"].get("Status"))
         ssh = False
         if state == "running" and lab.known_hosts.exists():
-            ssh = subprocess.run(  # noqa: S603
-                [*lab.ssh_args(host), "true"], capture_output=True, check=False
-            ).returncode == 0
+            ssh = (
+                subprocess.run(  # noqa: S603
+                    [*lab.ssh_args(host), "true"], capture_output=True, check=False
+                ).returncode
+                == 0
+            )
         result.append(HostStatus(host, state, ssh))
     return lab, result
 

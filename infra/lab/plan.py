@@ -160,9 +160,11 @@ def build(inventory: Inventory) -> LabPlan:
         )
     wan = LabNetwork(f"{PREFIX}-wan", NetKind.WAN, wan_subnet)
     for net in (central, wan):
-        taken = {h.ip for h in province.central.hosts} | {hub_ip} | {
-            f.router.wan_ip.ip for f in inventory.facilities
-        }
+        taken = (
+            {h.ip for h in province.central.hosts}
+            | {hub_ip}
+            | {f.router.wan_ip.ip for f in inventory.facilities}
+        )
         if net.gateway in taken:
             raise LabPlanError(
                 f"{net.gateway} is the lab controller's address on {net.subnet}; "
@@ -196,15 +198,22 @@ def build(inventory: Inventory) -> LabPlan:
             Attachment(wan, router.wan_ip.ip, lab_mac(router.hostname, wan.name)),
             Attachment(lan, router.lan_ip, lab_mac(router.hostname, lan.name)),
         ]
-        nvr = LabHost(facility.nvr.hostname, HostKind.NVR, "base", gateway=gateway,
-                      facility=facility.id)
+        nvr = LabHost(
+            facility.nvr.hostname, HostKind.NVR, "base", gateway=gateway, facility=facility.id
+        )
         nvr.attachments.append(
             Attachment(lan, facility.nvr.ip, lab_mac(facility.nvr.hostname, lan.name))
         )
         hosts += [lab_router, nvr]
         for camera in facility.cameras:
-            cam = LabHost(camera.id, HostKind.CAMERA, "camera", gateway=gateway,
-                          facility=facility.id, camera_id=camera.id)
+            cam = LabHost(
+                camera.id,
+                HostKind.CAMERA,
+                "camera",
+                gateway=gateway,
+                facility=facility.id,
+                camera_id=camera.id,
+            )
             cam.attachments.append(Attachment(lan, camera.ip, camera.mac.lower()))
             hosts.append(cam)
         routes.append(Route(facility.camera_subnet, router.wan_ip.ip))

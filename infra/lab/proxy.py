@@ -18,7 +18,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 PORT = 3143  # not 3142: a system apt-cacher-ng may hold that one
-PASS_THROUGH = r"^(pypi\.org|files\.pythonhosted\.org|registry\.npmjs\.org):443$"
+TUNNELLED_HOSTS = r"^(pypi\.org|files\.pythonhosted\.org|registry\.npmjs\.org):443$"
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,20 @@ class Proxy:
         (conf / "acng.conf").write_text(
             f"CacheDir: {cache}\nLogDir: {logs}\nPort: {PORT}\nBindAddress: {self.address}\n"
             f"PidFile: {self.pidfile}\nSocketPath: {run / 'socket'}\n"
-            f"PassThroughPattern: {PASS_THROUGH}\nExThreshold: 4\nVerboseLog: 1\n",
+            f"PassThroughPattern: {TUNNELLED_HOSTS}\nExThreshold: 4\nVerboseLog: 1\n",
             encoding="utf-8",
         )
         # The daemon drops to its own service user, as Debian's init script runs it.
         subprocess.run(  # noqa: S603
             [
-                "/usr/sbin/runuser", "-u", "apt-cacher-ng", "--",
-                "/usr/sbin/apt-cacher-ng", "-c", str(conf), "ForeGround=0",
+                "/usr/sbin/runuser",
+                "-u",
+                "apt-cacher-ng",
+                "--",
+                "/usr/sbin/apt-cacher-ng",
+                "-c",
+                str(conf),
+                "ForeGround=0",
             ],
             check=True,
             capture_output=True,

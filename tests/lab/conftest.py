@@ -25,6 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.lab)
 
+
 CAMOPS = [sys.executable, "-m", "infra.cli"]
 
 
@@ -57,9 +58,22 @@ def rtsp_url(host: LabHost, user: str, password: str) -> str:
 
 def ffprobe(url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
-         "stream=codec_name,width,height,r_frame_rate", "-of", "json", url],
-        capture_output=True, text=True, check=False, timeout=30,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-show_entries",
+            "stream=codec_name,width,height,r_frame_rate",
+            "-of",
+            "json",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
     )
 
 

@@ -54,13 +54,22 @@ def test_onvif_client_reads_the_camera_and_changes_the_password(lab: lab_module.
             profiles = await media.GetProfiles()
             token = profiles[0].token
             uri = await media.GetStreamUri(
-                {"StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
-                 "ProfileToken": token}
+                {
+                    "StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
+                    "ProfileToken": token,
+                }
             )
             users = await device.GetUsers()
             await device.SetUser(
-                {"User": [{"Username": "admin", "Password": new_password,
-                           "UserLevel": "Administrator"}]}
+                {
+                    "User": [
+                        {
+                            "Username": "admin",
+                            "Password": new_password,
+                            "UserLevel": "Administrator",
+                        }
+                    ]
+                }
             )
             return {"info": info, "profiles": profiles, "uri": uri.Uri, "users": users}
         finally:
@@ -112,8 +121,7 @@ def test_settings_persist_across_a_camera_restart(lab: lab_module.Lab) -> None:
             )
             device = await camera.create_devicemgmt_service()
             await device.SetNTP(
-                {"FromDHCP": False,
-                 "NTPManual": [{"Type": "IPv4", "IPv4Address": "10.79.2.2"}]}
+                {"FromDHCP": False, "NTPManual": [{"Type": "IPv4", "IPv4Address": "10.79.2.2"}]}
             )
         finally:
             await camera.close()
@@ -142,6 +150,6 @@ def _retry(action: Any, attempts: int = 20) -> Any:
     for _ in range(attempts - 1):
         try:
             return action()
-        except Exception:  # noqa: BLE001  # the service is restarting
+        except Exception:  # the service is restarting
             time.sleep(0.5)
     return action()

@@ -27,11 +27,13 @@ def test_status_reports_everything_up(lab: lab_module.Lab) -> None:
 
 def test_controller_reaches_a_site_only_through_its_router(lab: lab_module.Lab) -> None:
     nvr = lab.plan.host("nvr-north")
-    route = subprocess.run(["ip", "route", "get", str(nvr.address)], capture_output=True,
-                           text=True, check=True).stdout
+    route = subprocess.run(
+        ["ip", "route", "get", str(nvr.address)], capture_output=True, text=True, check=True
+    ).stdout
     assert "via 10.78.0.11" in route
-    addresses = subprocess.run(["ip", "-o", "-4", "addr"], capture_output=True, text=True,
-                               check=True).stdout
+    addresses = subprocess.run(
+        ["ip", "-o", "-4", "addr"], capture_output=True, text=True, check=True
+    ).stdout
     lan = ipaddress.ip_network("10.79.1.0/24")
     for line in addresses.splitlines():
         address = ipaddress.ip_interface(line.split()[3])
@@ -60,13 +62,14 @@ def test_hosts_install_packages_through_the_proxy(lab: lab_module.Lab) -> None:
     run = ssh(lab, nvr, "cd /tmp && apt-get download hello && ls hello_*.deb && rm hello_*.deb")
     assert run.returncode == 0, run.stderr
     pypi = ssh(
-        lab, nvr,
-        "python3 -c \"import ssl, urllib.request; "
+        lab,
+        nvr,
+        'python3 -c "import ssl, urllib.request; '
         "p=urllib.request.ProxyHandler({'https': open('/etc/camops-lab/proxy').read().strip()}); "
         "c=urllib.request.HTTPSHandler(context=ssl.create_default_context("
         "cafile='/etc/camops-lab/ca-bundle.crt')); "
         "print(urllib.request.build_opener(p, c).open('https://pypi.org/simple/six/', "
-        "timeout=20).status)\"",
+        'timeout=20).status)"',
     )
     assert pypi.stdout.strip() == "200", pypi.stderr
 

@@ -22,7 +22,12 @@ def test_lab_plan_from_the_lab_inventory() -> None:
     result = load(INVENTORIES / "lab")
     assert result.inventory is not None
     plan = build(result.inventory)
-    assert [n.kind for n in plan.networks] == [NetKind.CENTRAL, NetKind.WAN, NetKind.LAN, NetKind.LAN]
+    assert [n.kind for n in plan.networks] == [
+        NetKind.CENTRAL,
+        NetKind.WAN,
+        NetKind.LAN,
+        NetKind.LAN,
+    ]
     assert plan.controller_ip == IPv4Address("10.78.0.1")
     kinds = [h.kind for h in plan.hosts]
     assert kinds.count(HostKind.CAMERA) == 6
@@ -75,7 +80,7 @@ def test_host_on_the_controller_address_is_refused(lab: InventoryCopy) -> None:
 
 def test_lab_refuses_an_invalid_inventory(lab: InventoryCopy) -> None:
     lab.camera("lab_north_school", 0, lambda cam: cam.update(zone="nhà vệ sinh"))
-    with pytest.raises(lab_module.LabError, match="cameras\\[north_cam01\\].zone"):
+    with pytest.raises(lab_module.LabError, match=r"cameras\[north_cam01\]\.zone"):
         lab_module.open_lab(str(lab.path))
 
 

@@ -24,15 +24,17 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import xml.etree.ElementTree as ET  # noqa: N817
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -45,8 +47,7 @@ _listeners: list[Any] = []
 
 
 def load_config() -> dict[str, Any]:
-    with open(CONFIG, encoding="utf-8") as handle:
-        return dict(json.load(handle))
+    return dict(json.loads(Path(CONFIG).read_text(encoding="utf-8")))
 
 
 def factory_state(config: dict[str, Any]) -> dict[str, Any]:
@@ -70,8 +71,7 @@ def factory_state(config: dict[str, Any]) -> dict[str, Any]:
 def load_state(config: dict[str, Any]) -> dict[str, Any]:
     with _lock:
         try:
-            with open(STATE, encoding="utf-8") as handle:
-                return dict(json.load(handle))
+            return dict(json.loads(Path(STATE).read_text(encoding="utf-8")))
         except FileNotFoundError:
             state = factory_state(config)
             _write(state)
@@ -86,15 +86,16 @@ def save_state(state: dict[str, Any]) -> None:
 
 
 def _write(state: dict[str, Any]) -> None:
-    folder = os.path.dirname(STATE)
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".state-")
+    folder = Path(STATE).parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".state-")
+    tmp = Path(name)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(state, handle, indent=2, sort_keys=True)
         handle.flush()
         os.fsync(handle.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, STATE)
+    tmp.chmod(0o600)
+    tmp.replace(STATE)
 
 
 NS = {
@@ -108,7 +109,11 @@ NS = {
 }
 OPEN_OPERATIONS = {"GetSystemDateAndTime", "GetCapabilities", "GetServices", "GetHostname"}
 ADMIN_OPERATIONS = {
-    "SetSystemDateAndTime", "SetNTP", "CreateUsers", "SetUser", "DeleteUsers",
+    "SetSystemDateAndTime",
+    "SetNTP",
+    "CreateUsers",
+    "SetUser",
+    "DeleteUsers",
     "SetVideoEncoderConfiguration",
 }
 RESOLUTIONS = [(640, 360), (1280, 720), (1920, 1080)]
@@ -199,7 +204,7 @@ class Device:
                 user = self.authenticate(root.find("s:Header", NS), state)
                 if operation in ADMIN_OPERATIONS and user["level"] != "Administrator":
                     raise Fault("Sender", "NotAuthorized", "Administrator level required")
-            handler = getattr(self, f"op_{operation}", None)
+            handler = getattr(self, f"op_{_snake(operation)}", None)
             if handler is None:
                 raise Fault("Receiver", "ActionNotSupported", f"{operation} is not supported")
             return 200, envelope(handler(request, state, local_ip))
@@ -207,7 +212,7 @@ class Device:
             return fault.status, envelope(fault_body(fault))
 
     # -- Device service --------------------------------------------------------------------
-    def op_GetDeviceInformation(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_device_information(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         c = self.config
         return (
             "<tds:GetDeviceInformationResponse>"
@@ -228,7 +233,7 @@ class Device:
             f"</tt:Day></tt:Date></tt:{tag}>"
         )
 
-    def op_GetSystemDateAndTime(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_system_date_and_time(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         moment = self.now(state)
         return (
             "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
@@ -239,7 +244,7 @@ class Device:
             "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
         )
 
-    def op_SetSystemDateAndTime(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_set_system_date_and_time(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         kind = _text(req, "tds:DateTimeType", "Manual")
         if kind not in {"Manual", "NTP"}:
             raise Fault("Sender", "InvalidArgVal", f"DateTimeType {kind}")
@@ -248,9 +253,12 @@ class Device:
         if kind == "Manual" and utc is not None:
             try:
                 wanted = datetime(
-                    int(_text(utc, "tt:Date/tt:Year")), int(_text(utc, "tt:Date/tt:Month")),
-                    int(_text(utc, "tt:Date/tt:Day")), int(_text(utc, "tt:Time/tt:Hour")),
-                    int(_text(utc, "tt:Time/tt:Minute")), int(_text(utc, "tt:Time/tt:Second")),
+                    int(_text(utc, "tt:Date/tt:Year")),
+                    int(_text(utc, "tt:Date/tt:Month")),
+                    int(_text(utc, "tt:Date/tt:Day")),
+                    int(_text(utc, "tt:Time/tt:Hour")),
+                    int(_text(utc, "tt:Time/tt:Minute")),
+                    int(_text(utc, "tt:Time/tt:Second")),
                     tzinfo=UTC,
                 )
             except ValueError as error:
@@ -261,7 +269,7 @@ class Device:
         save_state(state)
         return "<tds:SetSystemDateAndTimeResponse/>"
 
-    def op_GetNTP(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_ntp(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         servers = "".join(
             "<tt:NTPManual><tt:Type>IPv4</tt:Type>"
             f"<tt:IPv4Address>{escape(server)}</tt:IPv4Address></tt:NTPManual>"
@@ -276,7 +284,7 @@ class Device:
             f"{servers}</tds:NTPInformation></tds:GetNTPResponse>"
         )
 
-    def op_SetNTP(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_set_ntp(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         servers = []
         for entry in req.findall("tds:NTPManual", NS):
             kind = _text(entry, "tt:Type")
@@ -291,7 +299,7 @@ class Device:
         save_state(state)
         return "<tds:SetNTPResponse/>"
 
-    def op_GetUsers(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_users(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         users = "".join(
             f"<tds:User><tt:Username>{escape(u['username'])}</tt:Username>"
             f"<tt:UserLevel>{u['level']}</tt:UserLevel></tds:User>"
@@ -306,14 +314,16 @@ class Device:
             level = _text(node, "tt:UserLevel", "User")
             if level not in {"Administrator", "Operator", "User"}:
                 raise Fault("Sender", "InvalidArgVal", f"UserLevel {level}")
-            users.append({
-                "username": _text(node, "tt:Username"),
-                "password": _text(node, "tt:Password"),
-                "level": level,
-            })
+            users.append(
+                {
+                    "username": _text(node, "tt:Username"),
+                    "password": _text(node, "tt:Password"),
+                    "level": level,
+                }
+            )
         return users
 
-    def op_CreateUsers(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_create_users(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         existing = {u["username"] for u in state["users"]}
         for user in self._users(req):
             if user["username"] in existing:
@@ -325,7 +335,7 @@ class Device:
         save_state(state)
         return "<tds:CreateUsersResponse/>"
 
-    def op_SetUser(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_set_user(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         by_name = {u["username"]: u for u in state["users"]}
         for user in self._users(req):
             current = by_name.get(user["username"])
@@ -341,7 +351,7 @@ class Device:
         save_state(state)
         return "<tds:SetUserResponse/>"
 
-    def op_DeleteUsers(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_delete_users(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         names = {(node.text or "").strip() for node in req.findall("tds:Username", NS)}
         known = {u["username"] for u in state["users"]}
         if names - known:
@@ -356,7 +366,7 @@ class Device:
     def _xaddr(self, ip: str, service: str) -> str:
         return f"http://{ip}:{self.config['onvif_port']}/onvif/{service}_service"
 
-    def op_GetCapabilities(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_capabilities(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         return (
             "<tds:GetCapabilitiesResponse><tds:Capabilities>"
             f"<tt:Device><tt:XAddr>{self._xaddr(ip, 'device')}</tt:XAddr>"
@@ -379,7 +389,7 @@ class Device:
             "</tt:Media></tds:Capabilities></tds:GetCapabilitiesResponse>"
         )
 
-    def op_GetServices(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_services(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         services = "".join(
             f"<tds:Service><tds:Namespace>{NS[prefix]}</tds:Namespace>"
             f"<tds:XAddr>{self._xaddr(ip, name)}</tds:XAddr>"
@@ -388,14 +398,14 @@ class Device:
         )
         return f"<tds:GetServicesResponse>{services}</tds:GetServicesResponse>"
 
-    def op_GetHostname(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_hostname(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         return (
             "<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP>"
             f"<tt:Name>{escape(self.config['id'].replace('_', '-'))}</tt:Name>"
             "</tds:HostnameInformation></tds:GetHostnameResponse>"
         )
 
-    def op_GetNetworkInterfaces(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_network_interfaces(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         return (
             '<tds:GetNetworkInterfacesResponse><tds:NetworkInterfaces token="eth0">'
             "<tt:Enabled>true</tt:Enabled><tt:Info><tt:Name>eth0</tt:Name>"
@@ -407,8 +417,12 @@ class Device:
         )
 
     # -- Media service ---------------------------------------------------------------------
-    def _encoder_xml(self, state: dict[str, Any], tag: str = "tt:VideoEncoderConfiguration",
-                     attrs: str = 'token="vec_main"') -> str:
+    def _encoder_xml(
+        self,
+        state: dict[str, Any],
+        tag: str = "tt:VideoEncoderConfiguration",
+        attrs: str = 'token="vec_main"',
+    ) -> str:
         e = state["encoder"]
         return (
             f"<{tag} {attrs}><tt:Name>MainStream</tt:Name><tt:UseCount>1</tt:UseCount>"
@@ -436,18 +450,18 @@ class Device:
             f"</tt:VideoSourceConfiguration>{self._encoder_xml(state)}</trt:Profiles>"
         )
 
-    def op_GetProfiles(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_profiles(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         return f"<trt:GetProfilesResponse>{self._profile(state)}</trt:GetProfilesResponse>"
 
-    def op_GetProfile(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_profile(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
         if _text(req, "trt:ProfileToken") != "profile_main":
             raise Fault("Sender", "NoProfile", "unknown profile token")
         profile = self._profile(state).replace("trt:Profiles", "trt:Profile")
         return f"<trt:GetProfileResponse>{profile}</trt:GetProfileResponse>"
 
-    def op_GetStreamUri(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
-        token = _text(req, "trt:ProfileToken", "profile_main")
-        if token != "profile_main":
+    def op_get_stream_uri(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:
+        profile = _text(req, "trt:ProfileToken", "profile_main")
+        if profile != "profile_main":
             raise Fault("Sender", "NoProfile", "unknown profile token")
         uri = f"rtsp://{ip}:{self.config['rtsp_port']}{self.config['rtsp_path']}"
         return (
@@ -457,14 +471,18 @@ class Device:
             "</trt:MediaUri></trt:GetStreamUriResponse>"
         )
 
-    def op_GetVideoEncoderConfigurations(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_video_encoder_configurations(
+        self, req: ET.Element, state: dict[str, Any], ip: str
+    ) -> str:
         configuration = self._encoder_xml(state, "trt:Configurations")
         return (
             "<trt:GetVideoEncoderConfigurationsResponse>"
             f"{configuration}</trt:GetVideoEncoderConfigurationsResponse>"
         )
 
-    def op_GetVideoEncoderConfiguration(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_video_encoder_configuration(
+        self, req: ET.Element, state: dict[str, Any], ip: str
+    ) -> str:
         if _text(req, "trt:ConfigurationToken") != "vec_main":
             raise Fault("Sender", "NoConfig", "unknown configuration token")
         configuration = self._encoder_xml(state, "trt:Configuration")
@@ -473,7 +491,9 @@ class Device:
             f"{configuration}</trt:GetVideoEncoderConfigurationResponse>"
         )
 
-    def op_GetVideoEncoderConfigurationOptions(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_get_video_encoder_configuration_options(
+        self, req: ET.Element, state: dict[str, Any], ip: str
+    ) -> str:
         sizes = "".join(
             f"<tt:ResolutionsAvailable><tt:Width>{w}</tt:Width><tt:Height>{h}</tt:Height>"
             "</tt:ResolutionsAvailable>"
@@ -490,7 +510,9 @@ class Device:
             "</trt:GetVideoEncoderConfigurationOptionsResponse>"
         )
 
-    def op_SetVideoEncoderConfiguration(self, req: ET.Element, state: dict[str, Any], ip: str) -> str:  # noqa: N802
+    def op_set_video_encoder_configuration(
+        self, req: ET.Element, state: dict[str, Any], ip: str
+    ) -> str:
         conf = req.find("trt:Configuration", NS)
         if conf is None or conf.get("token") != "vec_main":
             raise Fault("Sender", "NoConfig", "unknown configuration token")
@@ -510,11 +532,19 @@ class Device:
         if not 1 <= fps <= 30 or not 64 <= bitrate <= 16384 or not 1 <= gov <= 150:
             raise Fault("Sender", "ConfigModify", "frame rate, bit rate or GOP out of range")
         state["encoder"] = {
-            "width": width, "height": height, "fps": fps, "bitrate_kbps": bitrate,
+            "width": width,
+            "height": height,
+            "fps": fps,
+            "bitrate_kbps": bitrate,
             "gov_length": gov,
         }
         save_state(state)
         return "<trt:SetVideoEncoderConfigurationResponse/>"
+
+
+def _snake(operation: str) -> str:
+    """ONVIF operation name to method name: GetNTP -> get_ntp, GetStreamUri -> get_stream_uri."""
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", operation).lower()
 
 
 def _is_ipv4(value: str) -> bool:
@@ -526,7 +556,7 @@ class Handler(BaseHTTPRequestHandler):
     device: Device
     server_version = "camsim-onvif/1.0"
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         payload = self.rfile.read(min(length, 1_000_000))
         local_ip = self.connection.getsockname()[0]
@@ -537,7 +567,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         sys.stdout.write(f"{time.strftime('%H:%M:%S')} {self.address_string()} {format % args}\n")
         sys.stdout.flush()
 
@@ -592,7 +622,7 @@ class RtspCamera:
 
     def poll(self) -> bool:
         try:
-            mtime = os.stat(STATE).st_mtime
+            mtime = Path(STATE).stat().st_mtime
         except FileNotFoundError:
             mtime = 0.0
         if mtime != self.mtime:
@@ -610,7 +640,7 @@ class RtspCamera:
 
     def reload(self) -> None:
         state = load_state(self.config)
-        self.mtime = os.stat(STATE).st_mtime
+        self.mtime = Path(STATE).stat().st_mtime
         token = self.rtsp_server.RTSPToken()
         token.set_string("media.factory.role", ROLE)
         for name in self.users:
@@ -620,7 +650,9 @@ class RtspCamera:
             self.auth.add_digest(user["username"], user["password"], token)
             self.users.add(user["username"])
         replay = self.config.get("mode") == "replay" and bool(self.config.get("clip"))
-        launch = replay_launch(self.config) if replay else live_launch(self.config, state["encoder"])
+        launch = (
+            replay_launch(self.config) if replay else live_launch(self.config, state["encoder"])
+        )
         if launch != self.launch:
             factory = self.rtsp_server.RTSPMediaFactory()
             factory.set_launch(launch)
@@ -676,10 +708,9 @@ def serve() -> None:
 
 def factory_reset() -> None:
     """Return the camera to its factory state (users, NTP, clock, encoder) and restart it."""
-    subprocess.run(["systemctl", "stop", "camsim.service"], check=True)  # noqa: S603, S607
-    if os.path.exists(STATE):
-        os.remove(STATE)
-    subprocess.run(["systemctl", "start", "camsim.service"], check=True)  # noqa: S603, S607
+    subprocess.run(["systemctl", "stop", "camsim.service"], check=True)  # noqa: S607
+    Path(STATE).unlink(missing_ok=True)
+    subprocess.run(["systemctl", "start", "camsim.service"], check=True)  # noqa: S607
 
 
 def main() -> None:
