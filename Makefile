@@ -20,7 +20,7 @@ help:
 	@echo "make test-fast   the tiers that need no lab (unit, model, modules, playbook checks)"
 	@echo "make test-lab    the lab tier: lab up, lab tests, molecule scenarios, lab down"
 	@echo "make lab-up      podman lab of INVENTORY=$(INVENTORY) (lab-down, lab-status)"
-	@echo "make demo        validate, size and access matrix of INVENTORY=$(INVENTORY)"
+	@echo "make demo        validate, size, access matrix of INVENTORY=$(INVENTORY), then the lab up and verified"
 	@echo "make access-matrix  regenerate docs/access-matrix-*.md"
 
 setup: $(STAMP)
@@ -65,6 +65,12 @@ demo: setup
 	@echo
 	@echo "== camops access-matrix $(INVENTORY)"
 	camops access-matrix $(INVENTORY)
+	@echo
+	@echo "== camops lab up $(INVENTORY)"
+	camops lab up $(INVENTORY)
+	@echo
+	@echo "== verification: camops lab status $(INVENTORY)"
+	camops lab status $(INVENTORY)
 
 access-matrix: setup
 	for inv in inventories/*/; do \

@@ -284,7 +284,7 @@ def lab_status(inventory: str) -> None:
     except lab_module.LabError as error:
         raise click.ClickException(str(error)) from error
     table = Table(title=f"lab {model.inventory.name}", title_justify="left")
-    for column in ("host", "kind", "container", "state", "address", "ssh"):
+    for column in ("host", "kind", "container", "state", "address", "ssh", "services", "ok"):
         table.add_column(column)
     for item in hosts:
         table.add_row(
@@ -294,12 +294,16 @@ def lab_status(inventory: str) -> None:
             item.state,
             str(item.host.address),
             "yes" if item.ssh else "no",
+            item.services,
+            "yes" if item.ok else "NO",
         )
     _stdout.print(table)
     proxy = model.proxy
     pid = proxy.pid()
     _stdout.print(f"package proxy {proxy.url}: {'pid ' + str(pid) if pid else 'not running'}")
-    sys.exit(0 if pid and all(h.state == "running" and h.ssh for h in hosts) else 1)
+    healthy = sum(item.ok for item in hosts)
+    _stdout.print(f"{healthy}/{len(hosts)} hosts healthy")
+    sys.exit(0 if pid and healthy == len(hosts) else 1)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -264,12 +265,21 @@ def _run_args(lab: Lab, host: LabHost, images: dict[str, str]) -> list[str]:
 
 
 def _ensure_container(lab: Lab, host: LabHost, images: dict[str, str]) -> str:
+    """Create the host's container, or reuse it if it is this lab's, from the same image."""
     if podman.container_exists(host.container):
-        state = podman.inspect("container", host.container)["State"]
-        if state.get("Running"):
-            return "running"
-        podman.run("start", host.container)
-        return "started"
+        info = podman.inspect("container", host.container)
+        labels = info.get("Config", {}).get("Labels") or {}
+        same = (
+            labels.get(f"{LABEL}.state") == str(lab.state.resolve())
+            and info.get("ImageName") == images[host.image]
+        )
+        if same:
+            if info["State"].get("Running"):
+                return "running"
+            podman.run("start", host.container)
+            return "started"
+        # Another checkout's lab, or an older image: make it anew.
+        podman.run("rm", "--force", "--time", "5", host.container)
     podman.run(*_run_args(lab, host, images))
     return "created"
 
@@ -335,7 +345,7 @@ def lab_hosts_document(lab: Lab) -> dict[str, Any]:
         if host.kind is HostKind.CAMERA:
             facility = lab.inventory.facility(host.facility or "")
             camera = next(c for c in facility.cameras if c.id == host.camera_id)
-            entry["lab_camera"] = {
+            entry["lab_camera_device"] = {
                 "id": camera.id,
                 "name": camera.name,
                 "vendor": camera.vendor,
@@ -518,6 +528,33 @@ class HostStatus:
     host: LabHost
     state: str
     ssh: bool
+    services: str = ""  # cameras: which of RTSP and ONVIF answer
+
+    @property
+    def ok(self) -> bool:
+        healthy = self.state == "running" and self.ssh
+        if self.host.kind is HostKind.CAMERA:
+            healthy = healthy and self.services == "rtsp onvif"
+        return healthy
+
+
+def _answers(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _camera_services(lab: Lab, host: LabHost) -> str:
+    facility = lab.inventory.facility(host.facility or "")
+    camera = next(c for c in facility.cameras if c.id == host.camera_id)
+    found = [
+        name
+        for name, port in (("rtsp", camera.rtsp_port), ("onvif", camera.onvif_port))
+        if _answers(str(host.address), port)
+    ]
+    return " ".join(found)
 
 
 def status(inventory_path: str) -> tuple[Lab, list[HostStatus]]:
@@ -535,7 +572,8 @@ def status(inventory_path: str) -> tuple[Lab, list[HostStatus]]:
                 ).returncode
                 == 0
             )
-        result.append(HostStatus(host, state, ssh))
+        services = _camera_services(lab, host) if host.kind is HostKind.CAMERA else ""
+        result.append(HostStatus(host, state, ssh, services))
     return lab, result
 
 

@@ -90,5 +90,5 @@ def test_lab_hosts_document() -> None:
     assert doc["all"]["vars"]["ansible_user"] == "camops"
     cameras = doc["all"]["children"]["lab_cameras"]["hosts"]
     assert cameras["south_cam02"]["ansible_host"] == "10.79.2.12"
-    assert cameras["south_cam02"]["lab_camera"]["onvif_port"] == 8080
+    assert cameras["south_cam02"]["lab_camera_device"]["onvif_port"] == 8080
     assert doc["all"]["hosts"]["rtr-south"]["ansible_host"] == "10.78.0.12"

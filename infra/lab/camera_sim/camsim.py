@@ -595,7 +595,7 @@ def live_launch(config: dict[str, Any], encoder: dict[str, Any]) -> str:
 def replay_launch(config: dict[str, Any]) -> str:
     """The pre-encoded clip as it is: demuxed and packetised, never re-encoded."""
     return (
-        f"( filesrc location={config['clip']} ! matroskademux ! h264parse "
+        f"( filesrc location={config['clip']} ! matroskademux name=demux ! h264parse name=parse "
         "! rtph264pay name=pay0 pt=96 config-interval=1 )"
     )
 
@@ -629,14 +629,59 @@ class RtspCamera:
             self.reload()
         return True
 
-    def _loop_at_eos(self, factory: Any, media: Any) -> None:
-        """Replay: seek back to the start when the clip ends, so the stream never stops."""
-        pipeline = media.get_element().get_parent()
-        if pipeline is None:
-            return
-        bus = pipeline.get_bus()
-        bus.add_signal_watch()
-        bus.connect("message::eos", lambda *_: media.seek(self.gst.ClockTime(0)))
+    def _loop_clip(self, factory: Any, media: Any) -> None:
+        """Replay: loop the clip without a gap, as an endless live stream.
+
+        At the clip's end the EOS is held back, the demuxer seeks to the start, its flush is
+        kept from the payloader, and the parser's source pad offset grows by the clip's length,
+        so timestamps keep increasing as a camera's would.
+        """
+        gst, glib = self.gst, self.glib
+        element = media.get_element()
+        demux = element.get_by_name("demux")
+        pad = element.get_by_name("parse").get_static_pad("src")
+        state = {"end": 0, "looping": False}
+
+        def rewind() -> bool:
+            pad.set_offset(pad.get_offset() + state["end"])
+            demux.send_event(
+                gst.Event.new_seek(
+                    1.0,
+                    gst.Format.TIME,
+                    gst.SeekFlags.FLUSH | gst.SeekFlags.KEY_UNIT,
+                    gst.SeekType.SET,
+                    0,
+                    gst.SeekType.NONE,
+                    -1,
+                )
+            )
+            return False
+
+        def probe(_pad: Any, info: Any) -> Any:
+            if info.type & gst.PadProbeType.BUFFER:
+                buffer = info.get_buffer()
+                if buffer.pts != gst.CLOCK_TIME_NONE:
+                    length = buffer.duration if buffer.duration != gst.CLOCK_TIME_NONE else 0
+                    state["end"] = max(state["end"], buffer.pts + length)
+                return gst.PadProbeReturn.OK
+            event = info.get_event()
+            if event.type == gst.EventType.EOS:
+                state["looping"] = True
+                glib.idle_add(rewind)
+                return gst.PadProbeReturn.DROP
+            flushes = (gst.EventType.FLUSH_START, gst.EventType.FLUSH_STOP)
+            if state["looping"] and event.type in flushes:
+                return gst.PadProbeReturn.DROP
+            if event.type == gst.EventType.SEGMENT:
+                state["looping"] = False
+            return gst.PadProbeReturn.OK
+
+        pad.add_probe(
+            gst.PadProbeType.EVENT_DOWNSTREAM
+            | gst.PadProbeType.EVENT_FLUSH
+            | gst.PadProbeType.BUFFER,
+            probe,
+        )
 
     def reload(self) -> None:
         state = load_state(self.config)
@@ -658,7 +703,7 @@ class RtspCamera:
             factory.set_launch(launch)
             factory.set_shared(True)
             if replay:
-                factory.connect("media-configure", self._loop_at_eos)
+                factory.connect("media-configure", self._loop_clip)
             permissions = self.rtsp_server.RTSPPermissions()
             permissions.add_permission_for_role(ROLE, "media.factory.access", True)
             permissions.add_permission_for_role(ROLE, "media.factory.construct", True)
