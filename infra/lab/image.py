@@ -20,6 +20,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from infra.lab import podman
 
 SUITE = "bookworm"
@@ -43,18 +45,14 @@ BASE_PACKAGES = (
     "less",
 )
 
-CAMERA_PACKAGES = (
-    "python3-gi",
-    "gir1.2-gstreamer-1.0",
-    "gir1.2-gst-rtsp-server-1.0",
-    "gstreamer1.0-tools",
-    "gstreamer1.0-plugins-base",
-    "gstreamer1.0-plugins-good",
-    "gstreamer1.0-plugins-ugly",
-    "gstreamer1.0-rtsp",
-    "gstreamer1.0-x",
-    "fonts-dejavu-core",
-)
+ROLE_DEFAULTS = Path(__file__).parents[2] / "roles" / "lab_camera" / "defaults" / "main.yml"
+
+
+def camera_packages() -> tuple[str, ...]:
+    """The simulator's packages, as the lab_camera role declares them (one list for both)."""
+    defaults = yaml.safe_load(ROLE_DEFAULTS.read_text(encoding="utf-8"))
+    return tuple(defaults["lab_camera_packages"])
+
 
 ROOTFS_FILES = Path(__file__).parent / "rootfs"
 
@@ -100,7 +98,7 @@ def base_spec() -> ImageSpec:
 
 
 def camera_spec() -> ImageSpec:
-    digest = _digest(base_spec().reference, *CAMERA_PACKAGES)
+    digest = _digest(base_spec().reference, *camera_packages())
     return ImageSpec("camera", f"{CAMERA_REPO}:{digest}")
 
 
@@ -178,7 +176,7 @@ def build_camera(workdir: Path, log: Path) -> ImageSpec:
             "LABEL camops.lab.image=camera\n"
             "RUN apt-get -o Acquire::Check-Valid-Until=false update \\\n"
             " && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "
-            f"{' '.join(CAMERA_PACKAGES)} \\\n"
+            f"{' '.join(camera_packages())} \\\n"
             " && apt-get clean\n",
             encoding="utf-8",
         )

@@ -228,6 +228,8 @@ def _run_args(lab: Lab, host: LabHost, images: dict[str, str]) -> list[str]:
         f"{LABEL}={lab.inventory.name}",
         "--label",
         f"{LABEL}.kind={host.kind}",
+        "--label",
+        f"{LABEL}.state={lab.state.resolve()}",
         "--runtime",
         "runc",
         "--systemd",
@@ -436,7 +438,19 @@ def provision_cameras(lab: Lab, log: Log) -> None:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "ANSIBLE_CONFIG": str(Path("ansible.cfg").resolve())}
     result = subprocess.run(  # noqa: S603
-        [str(bin_dir / "ansible-playbook"), "playbooks/lab_cameras.yml", "-i", lab.inventory.path],
+        # `lab up` validated this inventory a moment ago (open_lab): skip the playbook's
+        # own validation play.
+        [
+            str(bin_dir / "ansible-playbook"),
+            "playbooks/lab_cameras.yml",
+            "-i",
+            lab.inventory.path,
+            "--skip-tags",
+            "validate_inventory",
+            # The camera image was built from the role's own package list.
+            "-e",
+            "lab_camera_install_packages=false",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -473,7 +487,7 @@ def up(inventory_path: str, log: Log = print, provision: bool = True) -> Timings
         _write_host_config(lab, None)
     if created:
         log(f"networks created: {', '.join(created)}")
-    with timings.phase("containers"), ThreadPoolExecutor(max_workers=4) as pool:
+    with timings.phase("containers"), ThreadPoolExecutor(max_workers=8) as pool:
         states = list(pool.map(lambda h: _ensure_container(lab, h, images), lab.plan.hosts))
     counts = {state: states.count(state) for state in sorted(set(states))}
     log("containers: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
