@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -240,6 +241,108 @@ def vault_init(inventory: str, vault_password_file: Path, vault_file: Path | Non
     for name in result.added:
         click.echo(f"added {name}")
     click.echo(f"{result.file}: {len(result.added)} added, {result.kept} kept")
+
+
+@main.group()
+def audit() -> None:
+    """Audit recorded evidence: hash chains and retention (R4, R5)."""
+
+
+def _now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@audit.command("chain")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--camera", "camera_ids", multiple=True, help="Only these cameras (default: all).")
+@click.option("--retention-days", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--now", "now_text", help="Audit as of this UTC time (ISO 8601).")
+def audit_chain(
+    root: Path, camera_ids: tuple[str, ...], retention_days: int, now_text: str | None
+) -> None:
+    """Verify each camera's manifest chain against its segments under ROOT.
+
+    Exit 0 when every chain is intact, 1 naming the first broken link of each broken chain.
+    """
+    from infra.recording import chain, retention  # noqa: PLC0415
+
+    now = _now(now_text)
+    broken = 0
+    for camera_dir in retention.cameras(root):
+        if camera_ids and camera_dir.name not in camera_ids:
+            continue
+        report = chain.verify(camera_dir.name, camera_dir, timedelta(days=retention_days), now)
+        if report.ok:
+            click.echo(
+                f"OK     {report.camera}: {report.entries} segments chained, "
+                f"{report.expired} past retention and swept"
+            )
+        else:
+            broken += 1
+            assert report.broken is not None  # noqa: S101  # not ok means broken
+            click.echo(f"BROKEN {report.camera}: {report.broken.line()}")
+    sys.exit(1 if broken else 0)
+
+
+@audit.command("retention")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--retention-days", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--segment-seconds", type=click.IntRange(min=1), default=60, show_default=True)
+@click.option("--now", "now_text", help="Audit as of this UTC time (ISO 8601).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def audit_retention(
+    root: Path, retention_days: int, segment_seconds: int, now_text: str | None, as_json: bool
+) -> None:
+    """Oldest recording, volume and gaps per camera under ROOT, against the retention target."""
+    from infra.recording import retention  # noqa: PLC0415
+
+    now = _now(now_text)
+    length = timedelta(seconds=segment_seconds)
+    rows = [retention.camera_retention(d, length) for d in retention.cameras(root)]
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "camera": r.camera,
+                        "segments": r.segments,
+                        "bytes": r.bytes,
+                        "oldest": r.oldest.isoformat() if r.oldest else None,
+                        "oldest_age_days": (r.oldest_age(now) or timedelta()) / timedelta(days=1),
+                        "gaps": [
+                            {
+                                "start": g.start.isoformat(),
+                                "end": g.end.isoformat(),
+                                "seconds": g.seconds,
+                            }
+                            for g in r.gaps
+                        ],
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table(title=f"Retention against {retention_days} days", title_justify="left")
+    for column in ("camera", "segments", "GB", "oldest", "age (days)", "target met", "gaps"):
+        table.add_column(column)
+    for row in rows:
+        age = row.oldest_age(now)
+        days = age / timedelta(days=1) if age else 0.0
+        gaps = ", ".join(f"{g.start:%Y-%m-%d %H:%M:%S} ({g.seconds:.0f}s)" for g in row.gaps)
+        table.add_row(
+            row.camera,
+            str(row.segments),
+            f"{row.bytes / 1e9:.3f}",
+            f"{row.oldest:%Y-%m-%d %H:%M}" if row.oldest else "-",
+            f"{days:.2f}",
+            "yes" if days >= retention_days else "not yet",
+            gaps or "none",
+        )
+    _stdout.print(table)
 
 
 @main.group()

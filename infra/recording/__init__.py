@@ -1,0 +1,1 @@
+"""Recording evidence: segment hash chains and retention (shared by recorders and audits)."""

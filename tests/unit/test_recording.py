@@ -1,0 +1,178 @@
+"""Hash chain and retention sweeper, on files with fake times (never sleeping for days)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from infra.recording import chain, retention
+
+CAMERA = "north_cam01"
+LENGTH = timedelta(seconds=60)
+RETENTION = timedelta(days=30)
+T0 = datetime(2026, 10, 1, 23, 58, tzinfo=UTC)
+
+
+def write_segment(root: Path, start: datetime, payload: bytes = b"") -> Path:
+    day = start.strftime("%Y-%m-%d")
+    path = root / CAMERA / day / f"{CAMERA}-{start.strftime('%Y%m%dT%H%M%SZ')}.mkv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(payload or f"segment {start.isoformat()}".encode() * 100)
+    return path
+
+
+def recorded(root: Path, count: int, start: datetime = T0) -> list[Path]:
+    """``count`` consecutive sealed segments from ``start`` (across midnight)."""
+    paths = []
+    for index in range(count):
+        moment = start + index * LENGTH
+        path = write_segment(root, moment)
+        chain.seal(CAMERA, root / CAMERA, path, moment)
+        paths.append(path)
+    return paths
+
+
+def report(root: Path, now: datetime | None = None) -> chain.ChainReport:
+    return chain.verify(CAMERA, root / CAMERA, RETENTION, now or T0 + timedelta(hours=1))
+
+
+def test_intact_chain_spans_days(tmp_path: Path) -> None:
+    recorded(tmp_path, 5)
+    assert [p.name for p in chain.manifests(tmp_path / CAMERA)] == [
+        "manifest-2026-10-01.jsonl",
+        "manifest-2026-10-02.jsonl",
+    ]
+    result = report(tmp_path)
+    assert result.ok, result.broken
+    assert result.entries == 5
+
+
+def test_sealing_twice_adds_nothing(tmp_path: Path) -> None:
+    path = recorded(tmp_path, 1)[0]
+    chain.seal(CAMERA, tmp_path / CAMERA, path, T0)
+    assert report(tmp_path).entries == 1
+
+
+def test_deleted_segment_is_named(tmp_path: Path) -> None:
+    paths = recorded(tmp_path, 4)
+    paths[2].unlink()
+    broken = report(tmp_path).broken
+    assert broken is not None
+    assert broken.seq == 2
+    assert broken.segment is not None and paths[2].name in broken.segment
+    assert "deleted before its retention ended" in broken.reason
+
+
+def test_altered_segment_is_named(tmp_path: Path) -> None:
+    paths = recorded(tmp_path, 4)
+    paths[1].write_bytes(paths[1].read_bytes().replace(b"segment", b"SEGMENT"))
+    broken = report(tmp_path).broken
+    assert broken is not None
+    assert (broken.seq, "altered" in broken.reason) == (1, True)
+
+
+def test_removed_manifest_entry_breaks_the_chain(tmp_path: Path) -> None:
+    recorded(tmp_path, 3, start=datetime(2026, 10, 2, 8, 0, tzinfo=UTC))
+    manifest = chain.manifests(tmp_path / CAMERA)[0]
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    manifest.write_text("\n".join([lines[0], lines[2]]) + "\n", encoding="utf-8")
+    broken = report(tmp_path, datetime(2026, 10, 2, 9, tzinfo=UTC)).broken
+    assert broken is not None and "chain broken" in broken.reason
+
+
+def test_reordered_entries_break_the_chain(tmp_path: Path) -> None:
+    recorded(tmp_path, 3, start=datetime(2026, 10, 2, 8, 0, tzinfo=UTC))
+    manifest = chain.manifests(tmp_path / CAMERA)[0]
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    manifest.write_text("\n".join([lines[0], lines[2], lines[1]]) + "\n", encoding="utf-8")
+    assert report(tmp_path, datetime(2026, 10, 2, 9, tzinfo=UTC)).broken is not None
+
+
+def test_edited_entry_is_detected(tmp_path: Path) -> None:
+    recorded(tmp_path, 2, start=datetime(2026, 10, 2, 8, 0, tzinfo=UTC))
+    manifest = chain.manifests(tmp_path / CAMERA)[0]
+    entries = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines()]
+    entries[1]["size"] += 1
+    manifest.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+    broken = report(tmp_path, datetime(2026, 10, 2, 9, tzinfo=UTC)).broken
+    assert broken is not None and "entry altered" in broken.reason
+
+
+def test_sweeper_deletes_past_retention_and_keeps_a_minute_younger(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    old = now - RETENTION - LENGTH - timedelta(minutes=1)  # ends a minute past retention
+    young = now - RETENTION + timedelta(minutes=1)  # a minute younger than retention
+    recorded(tmp_path, 1, start=old)
+    recorded(tmp_path, 1, start=young)
+    result = retention.sweep(tmp_path, RETENTION, LENGTH, now, disk_free=lambda _: 10**12)
+    assert [p.name for p in result.deleted] == [f"{CAMERA}-{old.strftime('%Y%m%dT%H%M%SZ')}.mkv"]
+    assert result.kept == 1
+    # The chain still verifies: the swept segment is recorded and past retention.
+    verified = chain.verify(CAMERA, tmp_path / CAMERA, RETENTION, now)
+    assert verified.ok, verified.broken
+    assert verified.expired == 1
+
+
+def test_sweeper_never_deletes_early_when_the_disk_is_full(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    recorded(tmp_path, 30, start=now - timedelta(hours=1))
+    result = retention.sweep(tmp_path, RETENTION, LENGTH, now, disk_free=lambda _: 0)
+    assert result.deleted == []
+    assert result.kept == 30
+    assert result.capacity is not None and result.capacity.at_risk
+    assert result.capacity.needed > result.capacity.available
+
+
+def test_capacity_ok_with_room(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    recorded(tmp_path, 10, start=now - timedelta(hours=1))
+    result = retention.sweep(tmp_path, RETENTION, LENGTH, now, disk_free=lambda _: 10**12)
+    assert result.capacity is not None and not result.capacity.at_risk
+
+
+def test_gaps_are_reported(tmp_path: Path) -> None:
+    start = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    recorded(tmp_path, 3, start=start)
+    recorded(tmp_path, 2, start=start + 5 * LENGTH)  # two minutes missing
+    info = retention.camera_retention(tmp_path / CAMERA, LENGTH)
+    assert info.segments == 5
+    assert [(g.start, g.seconds) for g in info.gaps] == [(start + 3 * LENGTH, 120.0)]
+    assert info.oldest == start
+
+
+@pytest.mark.parametrize("name", ["other.mkv", "north_cam01-2026.mkv", "manifest-2026-10-01.jsonl"])
+def test_unrelated_files_are_not_segments(name: str) -> None:
+    assert retention.parse_start(name) is None
+
+
+def test_audit_commands(tmp_path: Path) -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    start = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    paths = recorded(tmp_path, 3, start=start)
+    recorded(tmp_path, 1, start=start + 5 * LENGTH)
+    cli = [sys.executable, "-m", "infra.cli", "audit"]
+    now = ["--now", "2026-11-28T11:00:00Z"]
+    ok = subprocess.run(
+        [*cli, "chain", str(tmp_path), *now], capture_output=True, text=True, check=False
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert f"OK     {CAMERA}: 4 segments chained" in ok.stdout
+    paths[1].unlink()
+    bad = subprocess.run(
+        [*cli, "chain", str(tmp_path), *now], capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 1
+    assert paths[1].name in bad.stdout
+    gaps = subprocess.run(
+        [*cli, "retention", str(tmp_path), "--json", *now],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    data = json.loads(gaps.stdout)
+    assert [g["seconds"] for g in data[0]["gaps"]] == [60.0, 120.0]  # deleted, never recorded
