@@ -3,11 +3,12 @@
 Standard library only: the same file runs on recorders (the sweeper timer) and in the ops
 library (``camops audit retention``).
 
-Segments live at ``<root>/<camera>/<YYYY-MM-DD>/<camera>-<YYYYmmddTHHMMSSZ>.<ext>``; the start
-time is in the name, so no clock but the caller's ``now`` decides what is old. The sweeper
-deletes a segment only when all of it is older than the retention period — never a younger one,
-whatever the disk state. When the disk cannot hold the retention period at the recent daily
-volume, it reports the risk (metric and log) instead of deleting early.
+Segments live at ``<root>/<camera>/<camera>-<YYYYmmddTHHMMSSZ>.<ext>`` (ffmpeg's segment muxer
+writes them there; the manifests sit beside them); the start time is in the name, so no clock
+but the caller's ``now`` decides what is old. The sweeper deletes a segment only when all of it
+is older than the retention period — never a younger one, whatever the disk state. When the
+disk cannot hold the retention period at the recent daily volume, it reports the risk (metric
+and log) instead of deleting early.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def parse_start(name: str) -> datetime | None:
 def segments(camera_dir: Path) -> list[Segment]:
     """The camera's segment files, oldest first (files not named as segments are ignored)."""
     found = []
-    for path in camera_dir.glob("*/*"):
+    for path in camera_dir.iterdir():
         start = parse_start(path.name)
         if start is not None and path.is_file():
             found.append(Segment(camera_dir.name, path, start, path.stat().st_size))

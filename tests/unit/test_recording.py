@@ -17,8 +17,7 @@ T0 = datetime(2026, 10, 1, 23, 58, tzinfo=UTC)
 
 
 def write_segment(root: Path, start: datetime, payload: bytes = b"") -> Path:
-    day = start.strftime("%Y-%m-%d")
-    path = root / CAMERA / day / f"{CAMERA}-{start.strftime('%Y%m%dT%H%M%SZ')}.mkv"
+    path = root / CAMERA / f"{CAMERA}-{start.strftime('%Y%m%dT%H%M%SZ')}.mkv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(payload or f"segment {start.isoformat()}".encode() * 100)
     return path
@@ -176,3 +175,52 @@ def test_audit_commands(tmp_path: Path) -> None:
     )
     data = json.loads(gaps.stdout)
     assert [g["seconds"] for g in data[0]["gaps"]] == [60.0, 120.0]  # deleted, never recorded
+
+
+def test_agent_seals_only_closed_segments(tmp_path: Path) -> None:
+    import os  # noqa: PLC0415
+
+    from infra.recording import agent  # noqa: PLC0415
+
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    camera_dir = tmp_path / CAMERA
+    closed = write_segment(tmp_path, now - 3 * LENGTH)
+    listed = write_segment(tmp_path, now - 2 * LENGTH)
+    open_ = write_segment(tmp_path, now - LENGTH)
+    old_mtime = (now - 10 * LENGTH).timestamp()
+    os.utime(closed, (old_mtime, old_mtime))  # left behind by a killed ffmpeg
+    for path in (listed, open_):
+        os.utime(path, (now.timestamp(), now.timestamp()))
+    (camera_dir / agent.SEGMENT_LIST).write_text(f"{listed.name},0.0,60.0\n", encoding="utf-8")
+    assert agent.seal_all(tmp_path, LENGTH, now) == 2
+    assert agent.seal_all(tmp_path, LENGTH, now) == 0
+    entries = [e["segment"] for p in chain.manifests(camera_dir) for e in chain.read_entries(p)]
+    assert entries == [closed.name, listed.name]
+
+
+def test_agent_metrics_and_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.recording import agent  # noqa: PLC0415
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    write_segment(tmp_path, now - RETENTION - 3 * LENGTH)
+    write_segment(tmp_path, now - timedelta(minutes=10))
+    metrics = tmp_path / "textfile" / "camops_recorder.prom"
+    code = agent.main(
+        ["sweep", "--root", str(tmp_path), "--retention-days", "30", "--metrics", str(metrics)]
+    )
+    assert code == 0
+    text = metrics.read_text(encoding="utf-8")
+    assert f'camops_recorder_segments{{camera="{CAMERA}"}} 1' in text
+    assert "camops_recorder_sweep_deleted 1" in text
+    assert "camops_recorder_retention_days 30" in text
+    assert "# TYPE camops_recorder_retention_at_risk gauge" in text
+
+
+def test_segmenter_is_a_stream_copy() -> None:
+    from infra.recording import agent  # noqa: PLC0415
+
+    args = agent.ffmpeg_args("rtsp://u:p@10.79.1.11:554/stream1", CAMERA, Path("/r") / CAMERA, 60)
+    assert args[args.index("-c") + 1] == "copy"
+    assert args[args.index("-rtsp_transport") + 1] == "tcp"
+    assert args[-1] == f"/r/{CAMERA}/{CAMERA}-%Y%m%dT%H%M%SZ.mkv"
+    assert retention.parse_start(f"{CAMERA}-20261128T120000Z.mkv") is not None
