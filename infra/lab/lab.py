@@ -26,7 +26,7 @@ import yaml
 
 from infra import loader
 from infra.lab import image, podman
-from infra.lab.plan import LABEL, PREFIX, HostKind, LabHost, LabPlan, LabPlanError, NetKind, build
+from infra.lab.plan import LABEL, HostKind, LabHost, LabPlan, LabPlanError, build
 from infra.lab.proxy import Proxy
 from infra.model import Inventory
 from infra.problems import errors
@@ -591,4 +591,4 @@ def status(inventory_path: str) -> tuple[Lab, list[HostStatus]]:
     return lab, result
 
 
-__all__ = ["PREFIX", "Lab", "LabError", "NetKind", "down", "open_lab", "status", "up"]
+__all__ = ["Lab", "LabError", "down", "open_lab", "status", "up"]
