@@ -87,32 +87,29 @@ def test_validate_playbook_stops_on_a_camera_in_a_bathroom(lab: InventoryCopy) -
     assert "NO MORE HOSTS LEFT" in run.stdout or "failed=1" in run.stdout
 
 
-def test_validate_module_strict_fails_on_warnings() -> None:
-    run = ansible(
+def validate_module(arguments: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    """The camops_validate module run ad hoc on the controller against the lab inventory."""
+    lab = INVENTORIES / "lab"
+    return ansible(
         "ansible",
         "localhost",
         "-i",
-        INVENTORIES / "lab",
+        lab,
         "-m",
         "camops_validate",
         "-a",
-        f"path={INVENTORIES / 'lab'} strict=true",
+        f"path={lab} {arguments}".strip(),
+        *flags,
     )
+
+
+def test_validate_module_strict_fails_on_warnings() -> None:
+    run = validate_module("strict=true")
     assert run.returncode == 2, run.stdout
     assert "WARNING [R1]" in run.stdout
 
 
 def test_validate_module_in_check_mode_reports_no_change() -> None:
-    run = ansible(
-        "ansible",
-        "localhost",
-        "-i",
-        INVENTORIES / "lab",
-        "-m",
-        "camops_validate",
-        "-a",
-        f"path={INVENTORIES / 'lab'}",
-        "--check",
-    )
+    run = validate_module("", "--check")
     assert run.returncode == 0, run.stdout
     assert "changed: false" in run.stdout
