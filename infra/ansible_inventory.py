@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.model import Facility, Inventory
+from infra.placement import recorder_jobs
 
 HostVars = dict[str, Any]
 
@@ -93,6 +94,12 @@ def build(inventory: Inventory, inventory_dir: str) -> Spec:
                 "camops_central_roles": [role.value for role in host.roles],
             },
         )
+    for node in recorder_jobs(inventory):
+        # The central recorder's jobs: each camera with its facility (placement.py).
+        spec.hostvars[node.hostname]["camops_recorder_cameras"] = [
+            {**camera.model_dump(mode="json"), "facility": facility_id}
+            for facility_id, camera in node.cameras
+        ]
     if "central_platform" in spec.groups:
         spec.groups["central_platform"]["vars"]["camops_accounts"] = [
             account.model_dump(mode="json") for account in inventory.accounts

@@ -6,6 +6,7 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -15,6 +16,9 @@ from infra import access, loader, sizing, vault
 from infra.model import Inventory, Sizing
 from infra.problems import Severity, errors
 from infra.validate import validate_path
+
+if TYPE_CHECKING:
+    from infra.recording.chain import ChainReport
 
 _stdout = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
 
@@ -255,35 +259,92 @@ def _now(value: str | None) -> datetime:
 
 
 @audit.command("chain")
-@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("root")
 @click.option("--camera", "camera_ids", multiple=True, help="Only these cameras (default: all).")
 @click.option("--retention-days", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option("--now", "now_text", help="Audit as of this UTC time (ISO 8601).")
+@click.option(
+    "--endpoint-url",
+    help="S3 endpoint for an s3:// ROOT (default: AWS_ENDPOINT_URL). Keys: the usual AWS "
+    "variables or profile; the auditor's read-only keys are enough.",
+)
 def audit_chain(
-    root: Path, camera_ids: tuple[str, ...], retention_days: int, now_text: str | None
+    root: str,
+    camera_ids: tuple[str, ...],
+    retention_days: int,
+    now_text: str | None,
+    endpoint_url: str | None,
 ) -> None:
-    """Verify each camera's manifest chain against its segments under ROOT.
+    """Verify each camera's manifest chain against its segments.
 
-    Exit 0 when every chain is intact, 1 naming the first broken link of each broken chain.
+    ROOT is a recorder's folder (NVR or central disk) or s3://BUCKET[/FACILITY] in the WORM
+    store. Exit 0 when every chain is intact, 1 naming the first broken link of each broken
+    chain. In the store, object versions are read: delete markers and overwrites are reported.
     """
+    now = _now(now_text)
+    period = timedelta(days=retention_days)
+    if root.startswith("s3://"):
+        broken = _audit_chain_s3(root, camera_ids, period, now, endpoint_url)
+        sys.exit(1 if broken else 0)
     from infra.recording import chain, retention  # noqa: PLC0415
 
-    now = _now(now_text)
+    folder = Path(root)
+    if not folder.is_dir():
+        raise click.BadParameter(f"{root} is not a folder (or s3://BUCKET)", param_hint="ROOT")
     broken = 0
-    for camera_dir in retention.cameras(root):
+    for camera_dir in retention.cameras(folder):
         if camera_ids and camera_dir.name not in camera_ids:
             continue
-        report = chain.verify(camera_dir.name, camera_dir, timedelta(days=retention_days), now)
-        if report.ok:
-            click.echo(
-                f"OK     {report.camera}: {report.entries} segments chained, "
-                f"{report.expired} past retention and swept"
-            )
-        else:
-            broken += 1
-            assert report.broken is not None  # noqa: S101  # not ok means broken
-            click.echo(f"BROKEN {report.camera}: {report.broken.line()}")
+        report = chain.verify(camera_dir.name, camera_dir, period, now)
+        broken += _chain_line(report)
     sys.exit(1 if broken else 0)
+
+
+def _chain_line(report: ChainReport, where: str = "") -> int:
+    """Print one camera's verdict; 1 if its chain is broken."""
+    if report.ok:
+        click.echo(
+            f"OK     {where}{report.camera}: {report.entries} segments chained, "
+            f"{report.expired} past retention"
+        )
+        return 0
+    assert report.broken is not None  # noqa: S101  # not ok means broken
+    click.echo(f"BROKEN {where}{report.camera}: {report.broken.line()}")
+    return 1
+
+
+def _audit_chain_s3(
+    root: str,
+    camera_ids: tuple[str, ...],
+    period: timedelta,
+    now: datetime,
+    endpoint_url: str | None,
+) -> int:
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    from infra.recording import s3audit  # noqa: PLC0415
+
+    bucket, _, facility = root.removeprefix("s3://").partition("/")
+    client = boto3.client(
+        "s3", endpoint_url=endpoint_url, config=Config(s3={"addressing_style": "path"})
+    )
+    broken = 0
+    try:
+        pairs = s3audit.cameras(client, bucket, facility.strip("/") or None)
+        if not pairs:
+            raise click.ClickException(f"{root}: no recordings found")
+        for facility_id, camera in pairs:
+            if camera_ids and camera not in camera_ids:
+                continue
+            result = s3audit.verify(client, bucket, facility_id, camera, retention=period, now=now)
+            broken += _chain_line(result.report, f"{facility_id}/")
+            for finding in result.findings:
+                click.echo(f"       {finding}")
+    except (BotoCoreError, ClientError) as error:
+        raise click.ClickException(f"{root}: {error}") from error
+    return broken
 
 
 @audit.command("retention")

@@ -8,6 +8,8 @@ print; only variable names are.
 from __future__ import annotations
 
 import secrets
+import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import yaml
 
 from infra.loader import parse_yaml
-from infra.model import Inventory
+from infra.model import CentralRole, Inventory
 from infra.secrets import credential_refs
 
 DEFAULT_VAULT_FILE = Path("group_vars") / "all" / "vault.yml"
@@ -76,18 +78,45 @@ def new_credential(username: str = "camops") -> dict[str, str]:
     return {"username": username, "password": secrets.token_urlsafe(24)}
 
 
-def init(inventory: Inventory, password_file: Path, file: Path | None = None) -> InitResult:
-    """Add a random credential for every reference of the model missing from the vault file.
+#: S3 identities of the WORM object store (roles/object_store): who puts, who reads, who manages.
+OBJECT_STORE_IDENTITIES = ("admin", "writer", "auditor")
 
-    Existing entries are kept as they are: nothing already stored is lost or rotated.
+
+def new_s3_access_key() -> str:
+    """An access key id in the usual S3 shape: 20 upper-case letters and digits."""
+    alphabet = string.ascii_uppercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(20))
+
+
+def central_secrets(inventory: Inventory) -> dict[str, Callable[[], Any]]:
+    """Secrets the central services need (name → how to make one), from the hosts' roles."""
+    roles = {role for host in inventory.province.central.hosts for role in host.roles}
+    wanted: dict[str, Callable[[], Any]] = {}
+    if CentralRole.OBJECT_STORE in roles:
+        for identity in OBJECT_STORE_IDENTITIES:
+            prefix = f"vault_object_store_{identity}"
+            wanted[f"{prefix}_access_key"] = new_s3_access_key
+            wanted[f"{prefix}_secret_key"] = lambda: secrets.token_urlsafe(30)
+    return wanted
+
+
+def init(inventory: Inventory, password_file: Path, file: Path | None = None) -> InitResult:
+    """Add a random secret for every reference of the model missing from the vault file.
+
+    Device credentials named by the model and the central services' secrets (object store
+    keys). Existing entries are kept as they are: nothing already stored is lost or rotated.
     """
     target = file or Path(inventory.path) / DEFAULT_VAULT_FILE
     data = read(target, password_file)
     defined = keys(Path(inventory.path), password_file) | set(data)
     added = []
-    for _facility, _path, reference in credential_refs(inventory):
+    wanted: dict[str, Callable[[], Any]] = {
+        reference: new_credential for _facility, _path, reference in credential_refs(inventory)
+    }
+    wanted.update(central_secrets(inventory))
+    for reference, make in wanted.items():
         if reference not in defined:
-            data[reference] = new_credential()
+            data[reference] = make()
             defined.add(reference)
             added.append(reference)
     if added:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -24,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from infra import loader
+from infra import loader, vault
 from infra.lab import image, podman
 from infra.lab.plan import LABEL, HostKind, LabHost, LabPlan, LabPlanError, build
 from infra.lab.proxy import Proxy
@@ -91,6 +92,15 @@ class Lab:
     @property
     def lab_hosts_file(self) -> Path:
         return Path(self.inventory.path) / LAB_HOSTS_FILE
+
+    @property
+    def vault_password_file(self) -> Path:
+        """The lab's Ansible Vault password (made by ``up``; never in git)."""
+        return self.state / "vault-pass"
+
+    @property
+    def vault_file(self) -> Path:
+        return Path(self.inventory.path) / vault.DEFAULT_VAULT_FILE
 
     @property
     def proxy(self) -> Proxy:
@@ -181,6 +191,7 @@ def _write_host_config(lab: Lab, host: LabHost | None) -> None:
             if not a.network.podman_addressing
         ),
         "gateway": f"{host.gateway}\n" if host.gateway else "",
+        "routes": "".join(f"{route.subnet} {route.via}\n" for route in host.routes),
     }
     bundle = Path(os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt")
     if bundle.is_file():
@@ -360,6 +371,7 @@ def lab_hosts_document(lab: Lab) -> dict[str, Any]:
                 "height": camera.resolution.height,
                 "fps": camera.fps,
                 "bitrate_kbps": camera.bitrate_kbps,
+                "credential": camera.credential,
             }
             cameras[host.name] = entry
         else:
@@ -393,6 +405,37 @@ def _write_lab_hosts(lab: Lab) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def ensure_vault(lab: Lab, log: Log) -> None:
+    """The lab's secrets: a vault password of its own and every secret the inventory names.
+
+    What ``camops vault-init`` does for a real province; existing entries are kept, so the
+    cameras' and services' credentials survive a second ``up``.
+    """
+    password = lab.vault_password_file
+    if not password.exists():
+        password.parent.mkdir(parents=True, exist_ok=True)
+        password.touch(mode=0o600)
+        password.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+    try:
+        result = vault.init(lab.inventory, password)
+    except vault.VaultError as error:
+        raise LabError(
+            f"{error}. The lab's secrets are encrypted with {password}; if that file was "
+            f"removed, delete {lab.vault_file} too and run 'camops lab up' again"
+        ) from error
+    if result.added:
+        log(f"vault: {len(result.added)} secret(s) added to {result.file}")
+
+
+def ansible_env(lab: Lab) -> dict[str, str]:
+    """Environment for ansible-playbook against the lab (config and vault password)."""
+    return {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(Path("ansible.cfg").resolve()),
+        "ANSIBLE_VAULT_PASSWORD_FILE": str(lab.vault_password_file.resolve()),
+    }
+
+
 def _camera_inputs(lab: Lab) -> str:
     """A digest of everything the camera provisioning depends on, containers included."""
     digest = hashlib.sha256()
@@ -401,6 +444,8 @@ def _camera_inputs(lab: Lab) -> str:
             if path.is_file() and "__pycache__" not in path.parts:
                 digest.update(str(path).encode() + b"\0" + path.read_bytes())
     digest.update(lab.lab_hosts_file.read_bytes())
+    if lab.vault_file.exists():
+        digest.update(lab.vault_file.read_bytes())
     for host in lab.plan.hosts:
         if host.kind is HostKind.CAMERA:
             digest.update(str(podman.inspect("container", host.container)["Id"]).encode())
@@ -436,7 +481,7 @@ def provision_cameras(lab: Lab, log: Log) -> None:
         return
     stamp.unlink(missing_ok=True)
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "ANSIBLE_CONFIG": str(Path("ansible.cfg").resolve())}
+    env = ansible_env(lab)
     result = subprocess.run(  # noqa: S603
         # `lab up` validated this inventory a moment ago (open_lab): skip the playbook's
         # own validation play.
@@ -485,6 +530,7 @@ def up(inventory_path: str, log: Log = print, provision: bool = True) -> Timings
         for host in lab.plan.hosts:
             _write_host_config(lab, host)
         _write_host_config(lab, None)
+        ensure_vault(lab, log)
     if created:
         log(f"networks created: {', '.join(created)}")
     with timings.phase("containers"), ThreadPoolExecutor(max_workers=8) as pool:
@@ -533,8 +579,20 @@ def down(inventory_path: str, log: Log = print, purge: bool = False) -> None:
         for spec in (image.camera_spec(), image.base_spec()):
             if podman.image_exists(spec.reference):
                 podman.run("rmi", spec.reference)
+        _remove_lab_vault(lab)
         shutil.rmtree(lab.state, ignore_errors=True)
         log("images and lab state removed")
+
+
+def _remove_lab_vault(lab: Lab) -> None:
+    """Remove the vault file ``up`` made, only if the lab's own password opens it."""
+    if not (lab.vault_file.exists() and lab.vault_password_file.exists()):
+        return
+    try:
+        vault.read(lab.vault_file, lab.vault_password_file)
+    except vault.VaultError:
+        return  # not the lab's: keep it
+    lab.vault_file.unlink()
 
 
 @dataclass(frozen=True)

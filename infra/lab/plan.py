@@ -8,6 +8,9 @@ Pure data derived from the model, so it is unit-tested without podman:
 - ``lan-<facility>``: one camera LAN per facility, internal and without podman addressing:
   the lab's init sets the inventory's addresses, so the controller has no address on it and
   reaches a site only through its router, as in production.
+
+The central host on the WAN (the WireGuard hub) routes the camera LANs through the routers'
+WAN addresses, a stand-in for the tunnels until the site rollout builds them.
 """
 
 from __future__ import annotations
@@ -64,6 +67,12 @@ class Attachment:
     mac: str
 
 
+@dataclass(frozen=True)
+class Route:
+    subnet: IPv4Network
+    via: IPv4Address
+
+
 @dataclass
 class LabHost:
     name: str  # inventory hostname (Ansible)
@@ -73,6 +82,7 @@ class LabHost:
     gateway: IPv4Address | None = None  # default route set by the lab's init
     facility: str | None = None
     camera_id: str | None = None
+    routes: list[Route] = field(default_factory=list)  # further routes set by the lab's init
 
     @property
     def container(self) -> str:
@@ -93,12 +103,6 @@ class LabHost:
     @property
     def router(self) -> bool:
         return self.kind is HostKind.ROUTER
-
-
-@dataclass(frozen=True)
-class Route:
-    subnet: IPv4Network
-    via: IPv4Address
 
 
 @dataclass
@@ -218,4 +222,11 @@ def build(inventory: Inventory) -> LabPlan:
             hosts.append(cam)
         routes.append(Route(facility.camera_subnet, router.wan_ip.ip))
 
+    # Until the site rollout builds the WireGuard tunnels (issue [5]), the hub reaches the
+    # camera LANs through the routers' WAN addresses, as the controller does.
+    for lab_host in hosts:
+        if lab_host.kind is HostKind.CENTRAL and any(
+            a.network.kind is NetKind.WAN for a in lab_host.attachments
+        ):
+            lab_host.routes = list(routes)
     return LabPlan(inventory.name, networks, hosts, routes, wan.gateway)

@@ -4,25 +4,30 @@
     python3 -m infra.recording.agent seal   --root DIR [--segment-seconds 60]
     python3 -m infra.recording.agent sweep  --root DIR --retention-days 30 [--metrics FILE]
     python3 -m infra.recording.agent metrics --root DIR --retention-days 30 --metrics FILE
+    python3 -m infra.recording.agent upload --root DIR --config FILE [--metrics FILE]
 
-``record`` replaces itself with one ffmpeg stream-copy segmenter (RTSP over TCP, fixed-length
+``record`` runs one ffmpeg stream-copy segmenter (RTSP over TCP, fixed-length
 Matroska segments named by their UTC start, a list of closed segments); systemd restarts it when
 the camera drops, so recording resumes by itself. ``seal`` adds every closed segment to the
 camera's hash chain. ``sweep`` deletes only what is past retention and writes the metrics;
 ``metrics`` only writes them (Prometheus text format, for the node exporter's textfile
-collector).
+collector). On a central recorder ``record --live-dir`` also writes a short HLS live playlist
+and ``upload`` sends sealed segments and closed day manifests to the WORM store.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from infra.recording import chain, retention
 
@@ -30,7 +35,37 @@ SEGMENT_LIST = "segments.csv"
 FFMPEG = "/usr/bin/ffmpeg"
 
 
-def ffmpeg_args(url: str, camera: str, camera_dir: Path, segment_seconds: int) -> list[str]:
+def live_args(live_dir: Path, hls_seconds: int, hls_list_size: int) -> list[str]:
+    """A second output of the same ffmpeg: a short HLS playlist for live viewing (stream copy).
+
+    Old parts are deleted as the playlist moves on; the evidence is the segments, not this.
+    """
+    return [
+        "-map",
+        "0:v:0",
+        "-c",
+        "copy",
+        "-f",
+        "hls",
+        "-hls_time",
+        str(hls_seconds),
+        "-hls_list_size",
+        str(hls_list_size),
+        "-hls_flags",
+        "delete_segments+omit_endlist+temp_file+program_date_time",
+        "-hls_segment_filename",
+        str(live_dir / "live-%d.ts"),
+        str(live_dir / "index.m3u8"),
+    ]
+
+
+def ffmpeg_args(
+    url: str,
+    camera: str,
+    camera_dir: Path,
+    segment_seconds: int,
+    live: list[str] | None = None,
+) -> list[str]:
     """The segmenter's command line: stream copy, no re-encoding, nothing but the video."""
     return [
         FFMPEG,
@@ -65,7 +100,32 @@ def ffmpeg_args(url: str, camera: str, camera_dir: Path, segment_seconds: int) -
         "-segment_list_type",
         "csv",
         str(camera_dir / f"{camera}-%Y%m%dT%H%M%SZ.mkv"),
+        *(live or []),
     ]
+
+
+def redact(text: str, url: str) -> str:
+    """The text without the stream's credentials (ffmpeg prints the URL it fails on)."""
+    parts = urlsplit(url)
+    secrets = [parts.password, parts.username, unquote(parts.password or "")]
+    clean = text.replace(url, parts._replace(netloc=parts.hostname or "").geturl())
+    for secret in filter(None, secrets):
+        clean = clean.replace(secret, "***")
+    return clean
+
+
+def run_redacted(args: list[str], url: str) -> int:
+    """Run ffmpeg, passing its messages on without the credentials; its exit status is ours.
+
+    systemd stops the whole unit (both processes) and restarts it when ffmpeg ends.
+    """
+    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    assert process.stderr is not None  # noqa: S101  # stderr=PIPE
+    for raw in process.stderr:
+        sys.stderr.write(redact(raw.decode("utf-8", "replace"), url))
+        sys.stderr.flush()
+    return process.wait()
 
 
 def closed_segments(camera_dir: Path, length: timedelta, now: datetime) -> list[retention.Segment]:
@@ -101,7 +161,7 @@ def seal_all(root: Path, length: timedelta, now: datetime) -> int:
 def _metric(lines: list[str], name: str, help_text: str, samples: list[tuple[str, float]]) -> None:
     lines.append(f"# HELP {name} {help_text}")
     lines.append(f"# TYPE {name} gauge")
-    lines.extend(f"{name}{labels} {value:.6g}" for labels, value in samples)
+    lines.extend(f"{name}{labels} {value:.15g}" for labels, value in samples)
 
 
 def metrics_text(
@@ -211,8 +271,19 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="root-only file holding the RTSP URL with credentials",
     )
-    for name in ("record", "seal", "sweep", "metrics"):
-        sub = record if name == "record" else commands.add_parser(name)
+    record.add_argument("--live-dir", type=Path, help="also write a short HLS live playlist here")
+    record.add_argument("--live-seconds", type=int, default=2)
+    record.add_argument("--live-list-size", type=int, default=6)
+    upload = commands.add_parser("upload", help="upload sealed segments to the WORM store")
+    upload.add_argument(
+        "--config",
+        type=Path,
+        required=True,
+        help="root-only JSON: endpoint, bucket, access_key, secret_key, cameras (id: facility)",
+    )
+    upload.add_argument("--metrics", type=Path)
+    for name in ("record", "seal", "sweep", "metrics", "upload"):
+        sub = {"record": record, "upload": upload}.get(name) or commands.add_parser(name)
         sub.add_argument("--root", type=Path, required=True)
         sub.add_argument("--segment-seconds", type=int, default=60)
         if name in {"sweep", "metrics"}:
@@ -231,11 +302,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = options.url_file.read_text(encoding="utf-8").strip()
         os.environ["TZ"] = "UTC"
         time.tzset()
-        args = ffmpeg_args(url, options.camera, camera_dir, options.segment_seconds)
-        os.execv(FFMPEG, args)  # noqa: S606  # replaces this process; systemd supervises it
+        live = None
+        if options.live_dir:
+            live_dir = options.live_dir / options.camera
+            live_dir.mkdir(parents=True, exist_ok=True)
+            for stale in live_dir.iterdir():  # a previous run's parts: never served again
+                stale.unlink()
+            live = live_args(live_dir, options.live_seconds, options.live_list_size)
+        args = ffmpeg_args(url, options.camera, camera_dir, options.segment_seconds, live)
+        return run_redacted(args, url)
     if options.command == "seal":
         print(f"sealed {seal_all(options.root, length, now)} segment(s)")
         return 0
+    if options.command == "upload":
+        return _upload(options.root, options.config, options.metrics, length, now)
     period = timedelta(days=options.retention_days)
     seal_all(options.root, length, now)
     report = retention.sweep(
@@ -255,6 +335,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(f"deleted {len(report.deleted)} segment(s) past retention, kept {report.kept}")
     return 0
+
+
+def _upload(
+    root: Path, config: Path, metrics: Path | None, length: timedelta, now: datetime
+) -> int:
+    from infra.recording import upload  # noqa: PLC0415  # boto3: central recorders only
+
+    seal_all(root, length, now)
+    report = upload.upload_all(root, upload.Target.from_file(config), now)
+    for failure in report.failures:
+        print(f"UPLOAD FAILED: {failure}", file=sys.stderr)
+    if metrics:
+        lines: list[str] = []
+        pending = [
+            (f'{{camera="{camera_dir.name}"}}', float(upload.pending(camera_dir)))
+            for camera_dir in retention.cameras(root)
+        ]
+        _metric(
+            lines,
+            "camops_recorder_upload_pending",
+            "Sealed segments not yet in the WORM store.",
+            pending,
+        )
+        _metric(
+            lines,
+            "camops_recorder_upload_failures",
+            "Failures of the last upload run.",
+            [("", float(len(report.failures)))],
+        )
+        _metric(
+            lines,
+            "camops_recorder_upload_timestamp_seconds",
+            "When the last upload run ended.",
+            [("", now.timestamp())],
+        )
+        write_atomic(metrics, "\n".join(lines) + "\n")
+    print(f"uploaded {report.segments} segment(s), {report.manifests} manifest(s)")
+    return 1 if report.failures else 0
 
 
 def retention_period_text(period: timedelta) -> str:

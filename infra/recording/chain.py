@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -212,17 +212,40 @@ def verify(
         path = camera_dir / relative
         return sha256_file(path) if path.exists() else None
 
-    read_hash = segment_hash or local_hash
-    gone = swept(camera_dir)
+    entries = ((path.name, entry) for path, entry in _iter_entries(camera_dir))
+    return verify_entries(
+        camera,
+        entries,
+        segment_hash or local_hash,
+        swept(camera_dir),
+        retention=retention,
+        now=now,
+    )
+
+
+def verify_entries(
+    camera: str,
+    entries: Iterable[tuple[str, dict[str, Any]]],
+    segment_hash: Callable[[str], str | None],
+    gone: dict[str, str],
+    *,
+    retention: timedelta,
+    now: datetime,
+) -> ChainReport:
+    """Walk (source name, entry) pairs in order, wherever they were read from (disk, S3).
+
+    ``gone`` maps the segments that may be missing (deleted by a sweeper) to the hash they
+    had; a missing segment is accepted only if it is listed there and past retention.
+    """
     walk = _Walk(genesis(camera))
     count = expired = 0
-    for path, entry in _iter_entries(camera_dir):
+    for source, entry in entries:
         segment = str(entry.get("segment", ""))
-        reason = _check(entry, walk, read_hash(segment), gone.get(segment), now - retention)
+        reason = _check(entry, walk, segment_hash(segment), gone.get(segment), now - retention)
         if reason == EXPIRED:
             expired += 1
         elif reason is not None:
-            where = Break(path.name, entry.get("seq"), segment, reason)
+            where = Break(source, entry.get("seq"), segment, reason)
             return ChainReport(camera, count, expired, where)
         walk = _Walk(str(entry["hash"]), int(entry["seq"]), str(entry["start"]))
         count += 1

@@ -72,8 +72,8 @@ def test_plugin_refuses_a_structurally_broken_inventory(lab: InventoryCopy) -> N
     assert "facilities[lab_north_school].nvr" in run.stderr
 
 
-def test_validate_playbook_passes_on_the_lab() -> None:
-    run = ansible("ansible-playbook", "playbooks/validate_inventory.yml", "-i", INVENTORIES / "lab")
+def test_validate_playbook_passes_on_the_lab(lab: InventoryCopy) -> None:
+    run = ansible("ansible-playbook", "playbooks/validate_inventory.yml", "-i", lab.path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "failed=0" in run.stdout
     assert "changed=1" not in run.stdout
@@ -87,9 +87,8 @@ def test_validate_playbook_stops_on_a_camera_in_a_bathroom(lab: InventoryCopy) -
     assert "NO MORE HOSTS LEFT" in run.stdout or "failed=1" in run.stdout
 
 
-def validate_module(arguments: str, *flags: str) -> subprocess.CompletedProcess[str]:
-    """The camops_validate module run ad hoc on the controller against the lab inventory."""
-    lab = INVENTORIES / "lab"
+def validate_module(lab: Path, arguments: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    """The camops_validate module run ad hoc on the controller against a lab inventory."""
     return ansible(
         "ansible",
         "localhost",
@@ -103,13 +102,13 @@ def validate_module(arguments: str, *flags: str) -> subprocess.CompletedProcess[
     )
 
 
-def test_validate_module_strict_fails_on_warnings() -> None:
-    run = validate_module("strict=true")
+def test_validate_module_strict_fails_on_warnings(lab: InventoryCopy) -> None:
+    run = validate_module(lab.path, "strict=true")
     assert run.returncode == 2, run.stdout
     assert "WARNING [R1]" in run.stdout
 
 
-def test_validate_module_in_check_mode_reports_no_change() -> None:
-    run = validate_module("", "--check")
+def test_validate_module_in_check_mode_reports_no_change(lab: InventoryCopy) -> None:
+    run = validate_module(lab.path, "", "--check")
     assert run.returncode == 0, run.stdout
     assert "changed: false" in run.stdout

@@ -224,3 +224,32 @@ def test_segmenter_is_a_stream_copy() -> None:
     assert args[args.index("-rtsp_transport") + 1] == "tcp"
     assert args[-1] == f"/r/{CAMERA}/{CAMERA}-%Y%m%dT%H%M%SZ.mkv"
     assert retention.parse_start(f"{CAMERA}-20261128T120000Z.mkv") is not None
+
+
+def test_ffmpeg_messages_never_carry_the_credentials() -> None:
+    from infra.recording import agent  # noqa: PLC0415
+
+    url = "rtsp://camops:p%40ss%2Fw0rd-secret@10.79.1.11:554/stream1"
+    message = f"{url}: Connection refused\n[rtsp @ 0x1] user camops password p@ss/w0rd-secret\n"
+    clean = agent.redact(message, url)
+    assert "w0rd-secret" not in clean
+    assert "rtsp://10.79.1.11/stream1: Connection refused" in clean
+
+
+def test_recorder_passes_ffmpeg_messages_on_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A real ffmpeg failing on an unreachable camera: its status and a clean message."""
+    from infra.recording import agent  # noqa: PLC0415
+
+    monkeypatch.setenv("TZ", "UTC")  # the recorder sets it; restored after the test
+    url_file = tmp_path / "cam.url"
+    url = "rtsp://camops:Sup3rSecret@127.0.0.1:9/stream1"  # port 9 (discard): refused
+    url_file.write_text(url, encoding="utf-8")
+    status = agent.main(
+        ["record", "--camera", "cam", "--url-file", str(url_file), "--root", str(tmp_path)]
+    )
+    assert status != 0
+    err = capfd.readouterr().err
+    assert "rtsp://127.0.0.1/stream1" in err
+    assert "Sup3rSecret" not in err

@@ -34,12 +34,20 @@ def test_init_fills_the_vault_and_keeps_what_exists(
     result = load(lab.path)
     assert result.inventory is not None
     first = vault.init(result.inventory, password_file)
-    assert len(first.added) == 6
+    assert len([name for name in first.added if name.startswith("vault_camera_")]) == 6
     raw = first.file.read_bytes()
     assert raw.startswith(b"$ANSIBLE_VAULT")
     stored = vault.read(first.file, password_file)
     before = stored["vault_camera_north_cam01"]["password"]
     assert len(before) >= 32
+    # The lab's central host runs the object store: its three S3 identities get keys.
+    for identity in ("admin", "writer", "auditor"):
+        access = stored[f"vault_object_store_{identity}_access_key"]
+        assert len(access) == 20
+        assert access.isalnum()
+        assert access.isupper()
+        assert len(stored[f"vault_object_store_{identity}_secret_key"]) >= 40
+    assert len({stored[f"vault_object_store_{i}_secret_key"] for i in ("admin", "writer")}) == 2
 
     lab.camera("lab_north_school", 0, lambda cam: cam.update(credential="vault_camera_new"))
     result = load(lab.path)
@@ -79,10 +87,11 @@ def test_cli_never_prints_secrets(lab: InventoryCopy, password_file: Path) -> No
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert "6 added, 0 kept" in run.stdout
+    assert "12 added, 0 kept" in run.stdout
     stored = vault.read(lab.path / vault.DEFAULT_VAULT_FILE, password_file)
     for entry in stored.values():
-        assert entry["password"] not in run.stdout + run.stderr
+        secret = entry["password"] if isinstance(entry, dict) else entry
+        assert secret not in run.stdout + run.stderr
     # ansible-vault itself reads what camops wrote
     view = subprocess.run(
         [

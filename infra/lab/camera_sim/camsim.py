@@ -14,7 +14,7 @@ ONVIF: no installable package answers ONVIF writes, so a small SOAP 1.2 service 
 State (users, NTP, clock, encoder) persists in a JSON file as a real camera keeps it in flash;
 a password changed over ONVIF is the new RTSP password within half a second.
 
-Usage: camsim serve | camsim factory-reset
+Usage: camsim serve | camsim factory-reset | camsim ensure-user USER < password
 """
 
 from __future__ import annotations
@@ -758,12 +758,42 @@ def factory_reset() -> None:
     subprocess.run(["systemctl", "start", "camsim.service"], check=True)  # noqa: S607
 
 
+def ensure_user(username: str, password: str) -> bool:
+    """Make sure an administrator with this password exists (as the camera role leaves it).
+
+    The lab's stand-in for a camera configured before: the password comes on stdin, never on
+    the command line. Restarts the service when something changed. True if it did.
+    """
+    state = load_state(load_config())
+    path = Path(STATE).resolve()
+    folder = path.parent.stat()
+    owned = path.stat().st_uid == folder.st_uid
+    user = next((u for u in state["users"] if u["username"] == username), None)
+    if user is not None and user["password"] == password and owned:
+        return False
+    if user is None:
+        state["users"].append(
+            {"username": username, "password": password, "level": "Administrator"}
+        )
+    else:
+        user["password"] = password
+    with _lock:
+        _write(state)
+    # Run as root: the file keeps the owner of its folder (the service's dynamic user).
+    os.chown(path, folder.st_uid, folder.st_gid)
+    subprocess.run(["systemctl", "restart", "camsim.service"], check=True)  # noqa: S607
+    return True
+
+
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "serve"
     if command == "serve":
         serve()
     elif command == "factory-reset":
         factory_reset()
+    elif command == "ensure-user" and len(sys.argv) == 3:
+        changed = ensure_user(sys.argv[2], sys.stdin.readline().rstrip("\n"))
+        print("changed" if changed else "unchanged")
     else:
         raise SystemExit(__doc__)
 

@@ -65,6 +65,10 @@ def test_worm_against_writer_admin_and_auditor() -> None:
         denied(lambda: admin.delete_object(Bucket="recordings", Key=key, VersionId=version))
         == "AccessDenied"
     )
+    # The writer cannot even hide an object behind a delete marker (IAM policy: put, get, list).
+    assert denied(lambda: writer.delete_object(Bucket="recordings", Key=key)) == "AccessDenied"
+    versions = auditor.list_object_versions(Bucket="recordings", Prefix=key)
+    assert not versions.get("DeleteMarkers")
     shorter = datetime.now(UTC) + timedelta(days=1)
     assert (
         denied(

