@@ -128,33 +128,43 @@ def run_redacted(args: list[str], url: str) -> int:
     return process.wait()
 
 
-def closed_segments(camera_dir: Path, length: timedelta, now: datetime) -> list[retention.Segment]:
-    """Segments ffmpeg has closed (in its list), or left behind when it died (old enough)."""
+def sealable(camera_dir: Path, length: timedelta, now: datetime) -> list[retention.Segment]:
+    """Closed segments not yet sealed, oldest first, so the chain stays in time order.
+
+    A segment is closed when ffmpeg lists it, or when a dead ffmpeg left it and it is old enough
+    (2 segment lengths without a write). Sealing stops at the first segment not known to be
+    closed: after a restart the new process's segments wait until the one the old process left
+    is old enough, instead of being sealed before it.
+    """
     listed: set[str] = set()
     listing = camera_dir / SEGMENT_LIST
     if listing.exists():
         listed = {line.split(",", 1)[0] for line in listing.read_text().splitlines() if line}
     stale = now.timestamp() - 2 * length.total_seconds()
-    return [
-        segment
-        for segment in retention.segments(camera_dir)
-        if segment.path.name in listed or segment.path.stat().st_mtime < stale
-    ]
+    known = {
+        entry["segment"]
+        for path in chain.manifests(camera_dir)
+        for entry in chain.read_entries(path)
+    }
+    last = chain.last_entry(camera_dir)
+    chain_end = str(last["start"]) if last else ""
+    found: list[retention.Segment] = []
+    for segment in retention.segments(camera_dir):
+        if segment.path.name in known or chain.timestamp(segment.start) <= chain_end:
+            continue  # sealed, or older than the chain's end (never sealed out of order)
+        if segment.path.name not in listed and segment.path.stat().st_mtime >= stale:
+            break  # still being written, or not yet old enough to call closed
+        found.append(segment)
+    return found
 
 
 def seal_all(root: Path, length: timedelta, now: datetime) -> int:
     """Seal every closed, unsealed segment, oldest first. Returns how many were sealed."""
     sealed = 0
     for camera_dir in retention.cameras(root):
-        known = {
-            entry["segment"]
-            for path in chain.manifests(camera_dir)
-            for entry in chain.read_entries(path)
-        }
-        for segment in closed_segments(camera_dir, length, now):
-            if segment.path.name not in known:
-                chain.seal(camera_dir.name, camera_dir, segment.path, segment.start)
-                sealed += 1
+        for segment in sealable(camera_dir, length, now):
+            chain.seal(camera_dir.name, camera_dir, segment.path, segment.start)
+            sealed += 1
     return sealed
 
 

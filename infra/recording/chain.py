@@ -68,6 +68,11 @@ def last_entry(camera_dir: Path) -> dict[str, Any] | None:
     return None
 
 
+def timestamp(moment: datetime) -> str:
+    """How entries write a segment's start (UTC, seconds): sortable as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def seal(camera: str, camera_dir: Path, segment: Path, start: datetime) -> dict[str, Any]:
     """Append a closed segment to the camera's chain (idempotent for a segment already sealed)."""
     day = start.astimezone(UTC).strftime("%Y-%m-%d")
@@ -81,7 +86,7 @@ def seal(camera: str, camera_dir: Path, segment: Path, start: datetime) -> dict[
         "camera": camera,
         "seq": (previous["seq"] + 1) if previous else 0,
         "segment": relative,
-        "start": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "start": timestamp(start),
         "size": segment.stat().st_size,
         "sha256": sha256_file(segment),
         "prev": previous["hash"] if previous else genesis(camera),

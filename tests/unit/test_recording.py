@@ -198,6 +198,31 @@ def test_agent_seals_only_closed_segments(tmp_path: Path) -> None:
     assert entries == [closed.name, listed.name]
 
 
+def test_after_a_restart_segments_are_sealed_in_time_order(tmp_path: Path) -> None:
+    """The segment a killed ffmpeg left is sealed before the new process's segments."""
+    import os  # noqa: PLC0415
+
+    from infra.recording import agent  # noqa: PLC0415
+
+    t = datetime(2026, 11, 28, 13, 34, 15, tzinfo=UTC)
+    camera_dir = tmp_path / CAMERA
+    left = write_segment(tmp_path, t)  # the old process's open segment when it was killed
+    os.utime(left, (t.timestamp() + 45, t.timestamp() + 45))
+    new = write_segment(tmp_path, t + timedelta(seconds=52))  # the new process's first
+    (camera_dir / agent.SEGMENT_LIST).write_text(f"{new.name},0.0,8.0\n", encoding="utf-8")
+    soon = t + timedelta(seconds=110)  # `left` is not yet old enough to call closed
+    assert agent.seal_all(tmp_path, LENGTH, soon) == 0
+    later = t + timedelta(seconds=170)
+    assert agent.seal_all(tmp_path, LENGTH, later) == 2
+    entries = [e["segment"] for p in chain.manifests(camera_dir) for e in chain.read_entries(p)]
+    assert entries == [left.name, new.name]
+    assert chain.verify(CAMERA, camera_dir, RETENTION, later).ok
+    # A file older than the chain's end is never sealed after it.
+    write_segment(tmp_path, t - LENGTH)
+    assert agent.seal_all(tmp_path, LENGTH, later + LENGTH) == 0
+    assert chain.verify(CAMERA, camera_dir, RETENTION, later).ok
+
+
 def test_agent_metrics_and_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from infra.recording import agent  # noqa: PLC0415
 
