@@ -9,7 +9,9 @@ measured period, and prints:
 - bytes written vs the stream's payload (overhead target <= 2 %), from the segment files and
   ffprobe's packet sizes of the same segments.
 
-Asserts nothing. Needs the lab up (`make lab-up`). Restores the cameras to live mode.
+A baseline in the same run: the same streams received and discarded (``-f null``), so the
+recorder's own cost (muxing, writing) shows as a ratio. Asserts nothing. Needs the lab up
+(`make lab-up`). Restores the cameras to live mode and removes the segments.
 Usage: python bench/recording_cpu.py [--streams 16] [--seconds 60]
 """
 
@@ -17,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from infra.lab import lab as lab_module
@@ -31,10 +36,11 @@ from infra.lab.plan import HostKind
 from infra.recording import agent
 
 ROOT = Path(__file__).resolve().parent.parent
+CLIP_MBPS = 4.0  # testsrc2-1080p25-4M
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def provision(*extra: str) -> None:
+def provision(lab: lab_module.Lab, *extra: str) -> None:
     subprocess.run(  # noqa: S603
         [
             str(Path(sys.executable).parent / "ansible-playbook"),
@@ -48,7 +54,7 @@ def provision(*extra: str) -> None:
         cwd=ROOT,
         check=True,
         capture_output=True,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+        env=lab_module.ansible_env(lab),
     )
 
 
@@ -78,6 +84,72 @@ def payload_bytes(path: Path) -> int:
     return sum(int(line) for line in out.split() if line.strip().isdigit())
 
 
+def received() -> dict[int, int]:
+    """Bytes received on TCP sockets, per process (``ss``): what the cameras delivered."""
+    lines = subprocess.run(
+        ["ss", "-Htinp"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    found: dict[int, int] = {}
+    pid = None
+    for line in lines:
+        owner = re.search(r"pid=(\d+)", line)
+        if owner:
+            pid = int(owner.group(1))
+            continue
+        got = re.search(r"bytes_received:(\d+)", line)
+        if got and pid is not None:
+            found[pid] = found.get(pid, 0) + int(got.group(1))
+            pid = None
+    return found
+
+
+@dataclass
+class Measure:
+    cpu: list[float]  # % of one core, per process
+    mbps: list[float]  # received Mbit/s, per process
+    wall: float
+
+
+def measure(commands: list[list[str]], warmup: int, seconds: int) -> Measure:
+    """CPU % of one core and received rate of each command over ``seconds`` after ``warmup``."""
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for args in commands:
+            processes.append(
+                subprocess.Popen(args, env={**os.environ, "TZ": "UTC"}, stderr=subprocess.DEVNULL)  # noqa: S603
+            )
+        time.sleep(warmup)
+        got = received()
+        before = {p.pid: (cpu_seconds(p.pid), got.get(p.pid, 0)) for p in processes}
+        start = time.monotonic()
+        time.sleep(seconds)
+        wall = time.monotonic() - start
+        got = received()
+        after = {p.pid: (cpu_seconds(p.pid), got.get(p.pid, 0)) for p in processes}
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return Measure(
+        cpu=[100 * (after[p.pid][0] - before[p.pid][0]) / wall for p in processes],
+        mbps=[8 * (after[p.pid][1] - before[p.pid][1]) / wall / 1e6 for p in processes],
+        wall=wall,
+    )
+
+
+def receive_only(url: str) -> list[str]:
+    """Baseline: the same RTSP input read and thrown away (no muxing, no disk)."""
+    args = agent.ffmpeg_args(url, "baseline", Path("/nonexistent"), 10)
+    return [*args[: args.index("-f")], "-f", "null", "-"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--streams", type=int, default=16)
@@ -88,53 +160,53 @@ def main() -> None:
     lab = lab_module.open_lab(str(ROOT / "inventories" / "lab"), ROOT / ".lab")
     cameras = [h for h in lab.plan.hosts if h.kind is HostKind.CAMERA]
     clip = ensure_clip(ROOT / ".lab" / "clips" / "testsrc2-1080p25-4M-60s.mkv", seconds=60)
-    provision("-e", "lab_camera_mode=replay", "-e", f"lab_camera_clip_src={clip}")
+    provision(lab, "-e", "lab_camera_mode=replay", "-e", f"lab_camera_clip_src={clip}")
     workdir = Path(tempfile.mkdtemp(prefix="camops-bench-"))
-    processes: list[subprocess.Popen[bytes]] = []
+    urls = [
+        f"rtsp://admin:12345@{cameras[i % len(cameras)].address}:554/stream1"
+        for i in range(options.streams)
+    ]
+    recorders = []
+    for index, url in enumerate(urls):
+        camera_dir = workdir / f"bench{index:02d}"
+        camera_dir.mkdir()
+        recorders.append(agent.ffmpeg_args(url, camera_dir.name, camera_dir, segment_seconds=10))
     try:
-        for index in range(options.streams):
-            camera = cameras[index % len(cameras)]
-            name = f"bench{index:02d}"
-            camera_dir = workdir / name
-            camera_dir.mkdir()
-            url = f"rtsp://admin:12345@{camera.address}:554/stream1"
-            args = agent.ffmpeg_args(url, name, camera_dir, segment_seconds=10)
-            processes.append(subprocess.Popen(args, env={**os.environ, "TZ": "UTC"}))  # noqa: S603
-        time.sleep(options.warmup)
-        before = {p.pid: cpu_seconds(p.pid) for p in processes}
-        start = time.monotonic()
-        time.sleep(options.seconds)
-        wall = time.monotonic() - start
-        after = {p.pid: cpu_seconds(p.pid) for p in processes}
+        recorded = measure(recorders, options.warmup, options.seconds)
+        time.sleep(options.warmup)  # let the cameras end the recorders' sessions
+        baseline = measure([receive_only(u) for u in urls], options.warmup, options.seconds)
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        provision()
-    per_stream = [100 * (after[p.pid] - before[p.pid]) / wall for p in processes]
+        provision(lab)
     written = payload = 0
     for camera_dir in sorted(workdir.iterdir()):
         for segment in sorted(camera_dir.glob("*.mkv")):
             written += segment.stat().st_size
             payload += payload_bytes(segment)
     overhead = 100 * (written - payload) / payload if payload else float("nan")
+    mean, base = statistics.mean(recorded.cpu), statistics.mean(baseline.cpu)
+    rate, base_rate = statistics.mean(recorded.mbps), statistics.mean(baseline.mbps)
     print(
-        f"{options.streams} parallel 1080p25 stream-copy recordings over {wall:.0f}s "
+        f"{options.streams} parallel 1080p25 stream-copy recordings over {recorded.wall:.0f}s "
         f"(cameras in replay mode, {len(cameras)} cameras)"
     )
     print(
-        f"CPU per stream, % of one core: mean {statistics.mean(per_stream):.2f}, "
-        f"max {max(per_stream):.2f} (target <= 0.5)"
+        f"CPU per stream, % of one core: mean {mean:.2f}, max {max(recorded.cpu):.2f} "
+        f"(target <= 0.5) at {rate:.2f} Mbit/s received per stream (clip: {CLIP_MBPS:g})"
     )
+    print(
+        f"baseline, RTSP receive only (-f null), same streams: mean {base:.2f} % at "
+        f"{base_rate:.2f} Mbit/s; recorder / baseline = {mean / base:.2f}"
+    )
+    if min(rate, base_rate) < 0.9 * CLIP_MBPS:
+        print(
+            "WARNING: the cameras delivered less than 90 % of the clip's rate (a loaded "
+            "machine): the CPU figures are too low; run again with fewer streams or a quiet lab"
+        )
     print(
         f"bytes written {written / 1e6:.1f} MB vs stream payload {payload / 1e6:.1f} MB: "
         f"container overhead {overhead:.2f} % (target <= 2)"
     )
-    print(f"segments in {workdir} (delete when done)")
+    shutil.rmtree(workdir)
 
 
 if __name__ == "__main__":
