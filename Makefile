@@ -69,8 +69,15 @@ demo: setup
 	@echo "== camops lab up $(INVENTORY)"
 	camops lab up $(INVENTORY)
 	@echo
-	@echo "== verification: camops lab status $(INVENTORY)"
+	@echo "== central side: object store and central recorders (playbooks/central.yml)"
+	ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/.lab/vault-pass ansible-playbook playbooks/central.yml -i $(INVENTORY)
+	@echo
+	@echo "== facility NVRs (playbooks/nvr.yml)"
+	ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/.lab/vault-pass ansible-playbook playbooks/nvr.yml -i $(INVENTORY)
+	@echo
+	@echo "== verification: camops lab status, camops lab verify $(INVENTORY)"
 	camops lab status $(INVENTORY)
+	camops lab verify $(INVENTORY)
 
 access-matrix: setup
 	for inv in inventories/*/; do \

@@ -470,5 +470,52 @@ def lab_status(inventory: str) -> None:
     sys.exit(0 if pid and healthy == len(hosts) else 1)
 
 
+@lab.command("verify")
+@click.argument("inventory", default="inventories/lab")
+@click.option("--site", "sites", multiple=True, help="Only these facilities (default: all).")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.IntRange(min=0),
+    default=180,
+    show_default=True,
+    help="Seconds to wait for the first segments after a rollout.",
+)
+def lab_verify(inventory: str, sites: tuple[str, ...], wait_seconds: int) -> None:
+    """Is every camera recorded at its NVR, at central and in the WORM store? Exit 1 if not."""
+    from infra.lab import lab as lab_module  # noqa: PLC0415
+    from infra.lab import verify  # noqa: PLC0415
+
+    try:
+        model = lab_module.open_lab(inventory)
+    except lab_module.LabError as error:
+        raise click.ClickException(str(error)) from error
+    unknown = set(sites) - {f.id for f in model.inventory.facilities}
+    if unknown:
+        raise click.BadParameter(
+            f"not in the inventory: {', '.join(sorted(unknown))}", param_hint="--site"
+        )
+    rows = verify.wait(model, list(sites), wait_seconds)
+    table = Table(title=f"Recording check, {verify.now_text()}", title_justify="left")
+    for column in ("facility", "camera", "NVR segments", "newest at NVR", "central", "WORM", "ok"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row.facility,
+            row.camera,
+            str(row.nvr_segments),
+            row.nvr_newest or "-",
+            str(row.central_segments),
+            str(row.stored_objects),
+            "yes" if row.ok else "NO",
+        )
+    _stdout.print(table)
+    good = sum(row.ok for row in rows)
+    _stdout.print(
+        f"{good}/{len(rows)} cameras recorded at the NVR, at central and in the WORM store"
+    )
+    sys.exit(0 if rows and good == len(rows) else 1)
+
+
 if __name__ == "__main__":
     main()
