@@ -248,6 +248,62 @@ def vault_init(inventory: str, vault_password_file: Path, vault_file: Path | Non
 
 
 @main.group()
+def accounts() -> None:
+    """The §8 registration form: import into and export from an inventory (R6)."""
+
+
+@accounts.command("import")
+@click.argument("inventory")
+@click.argument("form", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the form; write nothing.")
+def accounts_import(inventory: str, form: Path, dry_run: bool) -> None:
+    """Merge FORM (.xlsx or .csv) into INVENTORY's accounts.yml: all rows or none.
+
+    A person is known by the official e-mail: new ones are added, known ones updated, others
+    kept. Exit 1 with one line per problem (form row and column) and nothing written.
+    """
+    from infra import forms  # noqa: PLC0415
+
+    folder = loader.resolve(inventory)
+    try:
+        result = forms.import_form(folder, form, dry_run=dry_run)
+    except forms.FormError as error:
+        raise click.ClickException(str(error)) from error
+    if result.problems:
+        for problem in result.problems:
+            click.echo(f"ERROR {form.name}: {problem.line()}")
+        click.echo(f"nothing imported: {len(result.problems)} problem(s) in {form.name}", err=True)
+        sys.exit(1)
+    verb = "would add" if dry_run else "added"
+    click.echo(
+        f"{verb} {len(result.added)}, updated {len(result.updated)}, "
+        f"unchanged {len(result.unchanged)}"
+        + (f"; wrote {folder / loader.ACCOUNTS_FILE}" if result.written else "")
+    )
+
+
+@accounts.command("export")
+@click.argument("inventory")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The form to write (.xlsx or .csv).",
+)
+def accounts_export(inventory: str, output: Path) -> None:
+    """Write INVENTORY's accounts as a §8 registration form."""
+    from infra import forms  # noqa: PLC0415
+
+    model = _inventory(inventory)
+    entries = [account.model_dump(mode="json") for account in model.accounts]
+    try:
+        count = forms.export_form(entries, output)
+    except forms.FormError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"wrote {count} account(s) to {output}")
+
+
+@main.group()
 def audit() -> None:
     """Audit recorded evidence: hash chains and retention (R4, R5)."""
 

@@ -44,6 +44,8 @@ def run(coro: Any) -> Any:
 def test_onvif_client_reads_the_camera_and_changes_the_password(lab: lab_module.Lab) -> None:
     host = lab.plan.host("north_cam02")
     new_password = "Lab-Pass-2026!"
+    # A camera as it leaves the factory (the lab gives cameras their vault credential too).
+    assert ssh(lab, host, "sudo camsim factory-reset").returncode == 0
 
     async def scenario() -> dict[str, Any]:
         camera = await _onvif(host, *FACTORY)

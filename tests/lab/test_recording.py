@@ -156,10 +156,11 @@ def refused(call: Callable[[], Any]) -> str:
 
 def test_playbooks_are_idempotent(recording: lab_module.Lab) -> None:
     for name in ("central.yml", "nvr.yml"):
-        run = playbook(recording, name, *FAST)
-        assert run.returncode == 0, run.stdout[-3000:]
-        changed = {h: c["changed"] for h, c in recap(run).items() if c["changed"]}
-        assert changed == {}, f"{name} second run changed: {changed}"
+        for mode in ([], ["--check", "--diff"]):
+            run = playbook(recording, name, *FAST, *mode)
+            assert run.returncode == 0, run.stdout[-3000:]
+            changed = {h: c["changed"] for h, c in recap(run).items() if c["changed"]}
+            assert changed == {}, f"{name} {' '.join(mode)} on a converged lab changed: {changed}"
 
 
 @pytest.mark.parametrize("where", ["nvr-north", "nvr-south", "central-1"])

@@ -30,7 +30,11 @@ def provision(camera: str, *extra: str) -> None:
         text=True,
         cwd=ROOT,
         check=False,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+        env={
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_VAULT_PASSWORD_FILE": str(ROOT / ".lab" / "vault-pass"),
+        },
     )
     assert run.returncode == 0, run.stdout[-3000:]
 
