@@ -25,11 +25,11 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/constraints.txt deps/apt.txt deps/lab-apt.txt scripts/setup-debian.sh
+$(STAMP): pyproject.toml services/platform/pyproject.toml requirements/constraints.txt deps/apt.txt deps/lab-apt.txt scripts/setup-debian.sh
 	bash scripts/setup-debian.sh deps/apt.txt deps/lab-apt.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]' -e services/platform
 	touch $@
 
 lint: setup
@@ -39,8 +39,10 @@ lint: setup
 	yamllint --strict .
 	ansible-lint --profile production
 
+# pg_virtualenv (Debian's postgresql-common): a throw-away PostgreSQL cluster for the platform's
+# tests, dropped when pytest ends.
 test-fast: setup
-	pytest -m "not lab" -q
+	pg_virtualenv -t -o fsync=off -- pytest -m "not lab" -q
 
 test-lab: setup
 	bash scripts/test-lab.sh $(INVENTORY)
