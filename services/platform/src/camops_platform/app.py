@@ -1,0 +1,336 @@
+"""The platform's HTTP API (FastAPI; OpenAPI at /api/v1/openapi.json).
+
+People log in with their e-mail and password (a server-side session in an HttpOnly cookie);
+automation (the registration modules) uses scoped bearer tokens. nginx asks ``/api/v1/authz``
+before every live or playback request (``auth_request``): 204 lets it through, 401/403 stop it,
+and every decision on a playlist is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+import psycopg
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, status
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import ConnectionPool
+from pydantic import BaseModel, ConfigDict, Field
+
+from camops_platform import audit, store
+
+COOKIE = "camops_session"
+SESSION_HOURS = float(os.environ.get("CAMOPS_PLATFORM_SESSION_HOURS", "8"))
+#: /live/<camera>/… and /playback/<camera>/… are the protected video paths.
+VIDEO_PATH = re.compile(r"^/(?P<kind>live|playback)/(?P<camera>[a-z0-9_]+)/(?P<file>[^/?]+)")
+
+cookie_scheme = APIKeyCookie(name=COOKIE, auto_error=False)
+bearer_scheme = HTTPBearer(auto_error=False)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> Any:
+    pool = ConnectionPool(os.environ.get("CAMOPS_PLATFORM_DSN", ""), open=False, min_size=1)
+    pool.open(wait=True, timeout=30)
+    app.state.pool = pool
+    try:
+        yield
+    finally:
+        pool.close()
+
+
+app = FastAPI(
+    title="camops platform",
+    version="1",
+    summary="Catalog, accounts, role grants, authorization and audit log (R6-R8)",
+    openapi_url="/api/v1/openapi.json",
+    docs_url=None,
+    redoc_url=None,
+    lifespan=lifespan,
+)
+
+
+def connection(request: Request) -> Iterator[psycopg.Connection[Any]]:
+    pool: ConnectionPool[psycopg.Connection[Any]] = request.app.state.pool
+    with pool.connection() as conn:
+        conn.autocommit = True
+        yield conn
+
+
+Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
+
+
+def client_ip(request: Request, x_real_ip: str | None) -> str:
+    """nginx passes the viewer's address (the service listens on localhost only)."""
+    return x_real_ip or (request.client.host if request.client else "")
+
+
+def person(conn: Conn, token: Annotated[str | None, Depends(cookie_scheme)]) -> dict[str, Any]:
+    account = store.session_account(conn, token) if token else None
+    if account is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first")
+    return account
+
+
+Person = Annotated[dict[str, Any], Depends(person)]
+
+
+def automation(scope: str) -> Any:
+    def check(
+        conn: Conn,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    ) -> str:
+        found = store.token_scopes(conn, credentials.credentials) if credentials else None
+        if found is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid API token is required")
+        name, scopes = found
+        if scope not in scopes:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"the token lacks the scope {scope}")
+        return f"token:{name}"
+
+    return Depends(check)
+
+
+# Models ---------------------------------------------------------------------------------------
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Credentials(Strict):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+
+
+class District(Strict):
+    name: str = Field(min_length=1)
+
+
+class Facility(Strict):
+    district_id: str
+    name: str = Field(min_length=1)
+    operator: Literal["district", "military_command"]
+    status: Literal["active", "standby", "handed_over", "removed"]
+    status_ref: str = ""
+
+
+class Camera(Strict):
+    facility_id: str
+    name: str = Field(min_length=1)
+    zone: str = Field(min_length=1)
+
+
+class Account(Strict):
+    full_name: str = Field(min_length=1)
+    position: str = Field(min_length=1)
+    unit: str = Field(min_length=1)
+    phone: str = Field(min_length=1)
+    note: str = ""
+    role: Literal["provincial_steering", "district_leader", "ops_engineer", "auditor"]
+    scope: str = "province"
+    enabled: bool = True
+
+
+class NewPassword(Strict):
+    password: str = Field(max_length=1024)
+
+
+class Changed(BaseModel):
+    changed: bool
+    created: bool
+
+
+# People ---------------------------------------------------------------------------------------
+
+
+@app.post("/api/v1/session", status_code=204, tags=["session"])
+def log_in(
+    body: Credentials,
+    request: Request,
+    response: Response,
+    conn: Conn,
+    x_real_ip: Annotated[str | None, Header()] = None,
+) -> None:
+    """Log in; sets the session cookie. The same answer for every kind of failure."""
+    result = store.login(conn, body.email, body.password, client_ip(request, x_real_ip))
+    if result.account is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong e-mail or password")
+    token = store.new_session(
+        conn, result.account["id"], SESSION_HOURS, client_ip(request, x_real_ip)
+    )
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(SESSION_HOURS * 3600),
+        httponly=True,
+        secure=True,
+        samesite="strict",
+        path="/",
+    )
+
+
+@app.delete("/api/v1/session", status_code=204, tags=["session"])
+def log_out(
+    response: Response,
+    conn: Conn,
+    account: Person,
+    token: Annotated[str | None, Depends(cookie_scheme)],
+) -> None:
+    if token:
+        store.end_session(conn, token)
+    audit.append(conn, actor=account["email"], action="logout", outcome="done")
+    response.delete_cookie(COOKIE, path="/")
+
+
+@app.get("/api/v1/me", tags=["session"])
+def me(conn: Conn, account: Person) -> dict[str, Any]:
+    """Who is logged in and the facilities and cameras they may watch."""
+    visible = sorted(store.visible_facilities(conn, account["id"]))
+    facilities = []
+    for facility_id in visible:
+        row = conn.execute(
+            "SELECT name, district_id FROM facilities WHERE id = %s", (facility_id,)
+        ).fetchone()
+        cameras = conn.execute(
+            "SELECT id, name, zone FROM cameras WHERE facility_id = %s ORDER BY id", (facility_id,)
+        ).fetchall()
+        facilities.append(
+            {
+                "id": facility_id,
+                "name": row[0] if row else facility_id,
+                "district": row[1] if row else "",
+                "cameras": [{"id": c[0], "name": c[1], "zone": c[2]} for c in cameras],
+            }
+        )
+    return {
+        "email": account["email"],
+        "full_name": account["full_name"],
+        "role": account["role"],
+        "facilities": facilities,
+    }
+
+
+@app.get(
+    "/api/v1/authz",
+    status_code=204,
+    tags=["authorization"],
+    responses={401: {"description": "not logged in"}, 403: {"description": "not allowed"}},
+)
+def authorize(
+    request: Request,
+    conn: Conn,
+    token: Annotated[str | None, Depends(cookie_scheme)],
+    x_original_uri: Annotated[str, Header()] = "",
+    x_real_ip: Annotated[str | None, Header()] = None,
+) -> None:
+    """nginx ``auth_request``: may this session fetch X-Original-URI? Playlists are audited."""
+    match = VIDEO_PATH.match(x_original_uri)
+    account = store.session_account(conn, token) if token else None
+    actor = account["email"] if account else "anonymous"
+    allowed = False
+    if match and account is not None:
+        facility = store.camera_facility(conn, match["camera"])
+        allowed = facility is not None and facility in store.visible_facilities(conn, account["id"])
+    if match is None or match["file"].endswith(".m3u8") or not allowed:
+        audit.append(
+            conn,
+            actor=actor,
+            action=f"{match['kind']}_view" if match else "video_request",
+            target=match["camera"] if match else x_original_uri[:200],
+            source_ip=client_ip(request, x_real_ip),
+            outcome="allowed" if allowed else "denied",
+            detail={"uri": x_original_uri[:200]},
+        )
+    if account is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first")
+    if not allowed:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "not allowed to view this camera")
+
+
+# Automation -----------------------------------------------------------------------------------
+
+
+def _put(
+    conn: psycopg.Connection[Any], kind: str, key: str, body: BaseModel, actor: str
+) -> Changed:
+    try:
+        result = store.upsert(conn, kind, key, body.model_dump(), actor=actor)
+    except psycopg.errors.ForeignKeyViolation as error:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"{kind} {key}: refers to something unknown"
+        ) from error
+    except psycopg.errors.CheckViolation as error:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"{kind} {key}: {error.diag.message_primary}"
+        ) from error
+    return Changed(changed=result.changed, created=result.created)
+
+
+@app.put("/api/v1/districts/{district_id}", tags=["catalog"])
+def put_district(
+    district_id: str, body: District, conn: Conn, actor: Annotated[str, automation("catalog:write")]
+) -> Changed:
+    return _put(conn, "district", district_id, body, actor)
+
+
+@app.put("/api/v1/facilities/{facility_id}", tags=["catalog"])
+def put_facility(
+    facility_id: str, body: Facility, conn: Conn, actor: Annotated[str, automation("catalog:write")]
+) -> Changed:
+    return _put(conn, "facility", facility_id, body, actor)
+
+
+@app.put("/api/v1/cameras/{camera_id}", tags=["catalog"])
+def put_camera(
+    camera_id: str, body: Camera, conn: Conn, actor: Annotated[str, automation("catalog:write")]
+) -> Changed:
+    return _put(conn, "camera", camera_id, body, actor)
+
+
+@app.put("/api/v1/accounts/{email}", tags=["accounts"])
+def put_account(
+    email: str, body: Account, conn: Conn, actor: Annotated[str, automation("accounts:write")]
+) -> Changed:
+    """Create or update a person's account (§8 fields, role, scope, enabled)."""
+    if body.role == "district_leader" and not body.scope.startswith("district:"):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "scope: a district leader's scope is district:<id>",
+        )
+    return _put(conn, "account", email.lower(), body, actor)
+
+
+@app.put("/api/v1/accounts/{email}/password", status_code=204, tags=["accounts"])
+def put_password(
+    email: str, body: NewPassword, conn: Conn, actor: Annotated[str, automation("accounts:write")]
+) -> None:
+    problems = store.set_password(conn, email, body.password, actor=actor)
+    if problems == ["no such account"]:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no account {email}")
+    if problems:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "password: " + "; ".join(problems)
+        )
+
+
+@app.get("/api/v1/audit", tags=["audit"])
+def read_audit(
+    conn: Conn,
+    who: Annotated[str, automation("audit:read")],
+    actor: str | None = None,
+    target: str | None = None,
+) -> dict[str, Any]:
+    """Audit log entries (optionally of one actor or target) and whether the chain verifies."""
+    verdict = audit.verify(audit.rows(conn))
+    entries = audit.rows(conn, actor=actor, target=target)
+    audit.append(conn, actor=who, action="audit_read", outcome="done")
+    return {
+        "chain_ok": verdict.ok,
+        "broken_seq": verdict.broken_seq,
+        "reason": verdict.reason,
+        "entries": entries,
+    }

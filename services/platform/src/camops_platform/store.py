@@ -1,0 +1,262 @@
+"""Data access: catalog and account upserts that say whether anything changed, sessions, tokens.
+
+Every write that changes something is audited in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from camops_platform import audit, passwords
+
+SESSION_BYTES = 32
+TOKEN_PREFIX = "cpt_"  # noqa: S105  # a prefix that marks camops tokens, not a secret
+
+#: Upsertable resources: table, key column, columns a caller sets.
+RESOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "district": ("districts", ("name",)),
+    "facility": ("facilities", ("district_id", "name", "operator", "status", "status_ref")),
+    "camera": ("cameras", ("facility_id", "name", "zone")),
+    "account": (
+        "accounts",
+        ("full_name", "position", "unit", "phone", "note", "role", "scope", "enabled"),
+    ),
+}
+KEYS = {"district": "id", "facility": "id", "camera": "id", "account": "email"}
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Upsert:
+    changed: bool
+    created: bool
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+def upsert(
+    conn: psycopg.Connection[Any],
+    kind: str,
+    key: str,
+    values: Mapping[str, Any],
+    *,
+    actor: str,
+    source_ip: str = "",
+) -> Upsert:
+    """Create or update one resource to exactly ``values``; audit it when something changed."""
+    table, columns = RESOURCES[kind]
+    key_column = KEYS[kind]
+    wanted = {column: values[column] for column in columns if column in values}
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        select = sql.SQL("SELECT {} FROM {} WHERE {} = %s FOR UPDATE").format(
+            sql.SQL(", ").join(map(sql.Identifier, wanted)),
+            sql.Identifier(table),
+            sql.Identifier(key_column),
+        )
+        before = cur.execute(select, (key,)).fetchone()
+        if before is not None and all(before[c] == v for c, v in wanted.items()):
+            return Upsert(False, False, dict(before), dict(before))
+        if before is None:
+            names = [key_column, *wanted]
+            cur.execute(
+                sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                    sql.Identifier(table),
+                    sql.SQL(", ").join(map(sql.Identifier, names)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(names)),
+                ),
+                (key, *wanted.values()),
+            )
+        else:
+            cur.execute(
+                sql.SQL("UPDATE {} SET {}, updated_at = now() WHERE {} = %s").format(
+                    sql.Identifier(table),
+                    sql.SQL(", ").join(
+                        sql.SQL("{} = %s").format(sql.Identifier(c)) for c in wanted
+                    ),
+                    sql.Identifier(key_column),
+                ),
+                (*wanted.values(), key),
+            )
+        changes = {
+            c: {"from": None if before is None else before[c], "to": v}
+            for c, v in wanted.items()
+            if before is None or before[c] != v
+        }
+        audit.append(
+            conn,
+            actor=actor,
+            action=f"{kind}_{'create' if before is None else 'update'}",
+            target=key,
+            source_ip=source_ip,
+            outcome="done",
+            detail={"changes": changes},
+        )
+    return Upsert(True, before is None, None if before is None else dict(before), wanted)
+
+
+# Sessions -------------------------------------------------------------------------------------
+
+
+def new_session(
+    conn: psycopg.Connection[Any], account_id: int, hours: float, source_ip: str
+) -> str:
+    token = secrets.token_urlsafe(SESSION_BYTES)
+    conn.execute(
+        "INSERT INTO sessions (token_sha256, account_id, expires_at, source_ip)"
+        " VALUES (%s, %s, %s, %s)",
+        (sha256(token), account_id, datetime.now(UTC) + timedelta(hours=hours), source_ip),
+    )
+    return token
+
+
+def session_account(conn: psycopg.Connection[Any], token: str) -> dict[str, Any] | None:
+    """The enabled account of a live session, or None."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT a.* FROM sessions s JOIN accounts a ON a.id = s.account_id"
+            " WHERE s.token_sha256 = %s AND s.expires_at > now() AND a.enabled",
+            (sha256(token),),
+        ).fetchone()
+
+
+def end_session(conn: psycopg.Connection[Any], token: str) -> None:
+    conn.execute("DELETE FROM sessions WHERE token_sha256 = %s", (sha256(token),))
+
+
+# Login ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Login:
+    account: dict[str, Any] | None
+    reason: str  # "" when the login succeeded
+
+
+def login(conn: psycopg.Connection[Any], email: str, password: str, source_ip: str) -> Login:
+    """Check a password with lockout; audit success and failure alike."""
+    email = email.strip().lower()
+    now = datetime.now(UTC)
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        account = cur.execute(
+            "SELECT * FROM accounts WHERE email = %s FOR UPDATE", (email,)
+        ).fetchone()
+        reason = ""
+        if account is None:
+            passwords.check(None, password)  # same work as for a known account
+            reason = "unknown account"
+        elif not account["enabled"]:
+            reason = "account disabled"
+        elif account["locked_until"] is not None and account["locked_until"] > now:
+            reason = "account locked after repeated failures"
+        elif not passwords.check(account["password_hash"], password):
+            state = passwords.after_failure(account["failed_logins"], now)
+            cur.execute(
+                "UPDATE accounts SET failed_logins = %s, locked_until = %s WHERE id = %s",
+                (state.failed, state.locked_until, account["id"]),
+            )
+            reason = "wrong password"
+            if state.locked_until is not None:
+                reason += f"; locked until {state.locked_until.isoformat(timespec='seconds')}"
+        else:
+            updates: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
+            if passwords.needs_rehash(account["password_hash"]):
+                updates["password_hash"] = passwords.hash_password(password)
+            cur.execute(
+                sql.SQL("UPDATE accounts SET {} WHERE id = %s").format(
+                    sql.SQL(", ").join(
+                        sql.SQL("{} = %s").format(sql.Identifier(c)) for c in updates
+                    )
+                ),
+                (*updates.values(), account["id"]),
+            )
+        audit.append(
+            conn,
+            actor=email,
+            action="login",
+            source_ip=source_ip,
+            outcome="failed" if reason else "success",
+            detail={"reason": reason} if reason else {},
+        )
+    return Login(None if reason else account, reason)
+
+
+def set_password(
+    conn: psycopg.Connection[Any], email: str, password: str, *, actor: str, source_ip: str = ""
+) -> list[str]:
+    """Set a password that meets the policy; the policy's objections otherwise."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        account = cur.execute(
+            "SELECT id, email, full_name FROM accounts WHERE email = %s FOR UPDATE",
+            (email.lower(),),
+        ).fetchone()
+        if account is None:
+            return ["no such account"]
+        problems = passwords.policy_problems(
+            password, email=account["email"], full_name=account["full_name"]
+        )
+        if problems:
+            return problems
+        cur.execute(
+            "UPDATE accounts SET password_hash = %s, password_set_at = now(), failed_logins = 0,"
+            " locked_until = NULL WHERE id = %s",
+            (passwords.hash_password(password), account["id"]),
+        )
+        cur.execute("DELETE FROM sessions WHERE account_id = %s", (account["id"],))
+        audit.append(
+            conn,
+            actor=actor,
+            action="password_set",
+            target=account["email"],
+            source_ip=source_ip,
+            outcome="done",
+        )
+    return []
+
+
+# Viewing rights and API tokens ----------------------------------------------------------------
+
+
+def visible_facilities(conn: psycopg.Connection[Any], account_id: int) -> set[str]:
+    return {
+        row[0]
+        for row in conn.execute(
+            "SELECT facility_id FROM account_facilities WHERE account_id = %s", (account_id,)
+        )
+    }
+
+
+def camera_facility(conn: psycopg.Connection[Any], camera: str) -> str | None:
+    row = conn.execute("SELECT facility_id FROM cameras WHERE id = %s", (camera,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def new_token(conn: psycopg.Connection[Any], name: str, scopes: list[str]) -> str:
+    """A new API token (shown once; only its hash is stored)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    conn.execute(
+        "INSERT INTO api_tokens (name, token_sha256, scopes) VALUES (%s, %s, %s)"
+        " ON CONFLICT (name) DO UPDATE SET token_sha256 = EXCLUDED.token_sha256,"
+        " scopes = EXCLUDED.scopes, revoked_at = NULL, created_at = now()",
+        (name, sha256(token), scopes),
+    )
+    return token
+
+
+def token_scopes(conn: psycopg.Connection[Any], token: str) -> tuple[str, list[str]] | None:
+    row = conn.execute(
+        "SELECT name, scopes FROM api_tokens WHERE token_sha256 = %s AND revoked_at IS NULL",
+        (sha256(token),),
+    ).fetchone()
+    return None if row is None else (str(row[0]), list(row[1]))

@@ -1,0 +1,222 @@
+"""The platform API on a real PostgreSQL (FastAPI's TestClient drives the real app)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from camops_platform import audit, store
+
+PASSWORD = "Quan-Sat-2026!"
+
+
+@pytest.fixture
+def client(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setenv("CAMOPS_PLATFORM_DSN", database)
+    from camops_platform.app import app  # noqa: PLC0415
+
+    # The cookie is Secure (TLS behind nginx): the test client talks https.
+    with TestClient(app, base_url="https://platform.test") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tokens(database: str) -> dict[str, str]:
+    with psycopg.connect(database, autocommit=True) as conn:
+        return {
+            "catalog": store.new_token(conn, "registration", ["catalog:write"]),
+            "accounts": store.new_token(conn, "accounts", ["accounts:write"]),
+            "audit": store.new_token(conn, "auditor", ["audit:read"]),
+        }
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def account(
+    role: str = "district_leader", scope: str = "district:north", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "full_name": "Trần Thị Bắc",
+        "position": "Chủ tịch UBND huyện",
+        "unit": "UBND huyện Bắc",
+        "phone": "0912 000 002",
+        "note": "",
+        "role": role,
+        "scope": scope,
+        "enabled": True,
+    } | extra
+
+
+def catalog(client: TestClient, token: str) -> None:
+    for district in ("north", "south"):
+        assert (
+            client.put(
+                f"/api/v1/districts/{district}", json={"name": district}, headers=bearer(token)
+            ).status_code
+            == 200
+        )
+    facilities = {
+        "n1": ("north", "district"),
+        "n2": ("north", "military_command"),
+        "s1": ("south", "district"),
+    }
+    for facility, (district, operator) in facilities.items():
+        body = {"district_id": district, "name": facility, "operator": operator, "status": "active"}
+        assert (
+            client.put(
+                f"/api/v1/facilities/{facility}", json=body, headers=bearer(token)
+            ).status_code
+            == 200
+        )
+        body = {"facility_id": facility, "name": f"{facility} gate", "zone": "gate"}
+        assert (
+            client.put(
+                f"/api/v1/cameras/{facility}_cam01", json=body, headers=bearer(token)
+            ).status_code
+            == 200
+        )
+
+
+def test_accounts_create_repeat_update_disable(
+    client: TestClient, tokens: dict[str, str], database: str
+) -> None:
+    url = "/api/v1/accounts/ttbac@bac.lab.gov.vn"
+    headers = bearer(tokens["accounts"])
+    first = client.put(url, json=account(), headers=headers)
+    assert first.json() == {"changed": True, "created": True}
+    assert client.put(url, json=account(), headers=headers).json() == {
+        "changed": False,
+        "created": False,
+    }
+    updated = client.put(url, json=account(position="Bí thư Huyện ủy"), headers=headers)
+    assert updated.json() == {"changed": True, "created": False}
+    disabled = client.put(url, json=account(enabled=False), headers=headers)
+    assert disabled.json() == {"changed": True, "created": False}
+    # Bad input: a clear error naming the field; nothing stored.
+    bad = client.put(url, json=account(scope="province"), headers=headers)
+    assert bad.status_code == 422
+    assert "scope" in bad.text
+    assert client.put(url, json=account(role="facility_staff"), headers=headers).status_code == 422
+    # Wrong or missing token.
+    assert client.put(url, json=account(), headers=bearer(tokens["catalog"])).status_code == 403
+    assert client.put(url, json=account()).status_code == 401
+    with psycopg.connect(database) as conn:
+        actions = [e["action"] for e in audit.rows(conn, target="ttbac@bac.lab.gov.vn")]
+    assert actions == ["account_create", "account_update", "account_update"]
+
+
+def test_login_lockout_and_disable(
+    client: TestClient, tokens: dict[str, str], database: str
+) -> None:
+    url = "/api/v1/accounts/ttbac@bac.lab.gov.vn"
+    client.put(url, json=account(), headers=bearer(tokens["accounts"]))
+    weak = client.put(
+        f"{url}/password", json={"password": "12345"}, headers=bearer(tokens["accounts"])
+    )
+    assert weak.status_code == 422
+    assert "at least 12 characters" in weak.text
+    assert (
+        client.put(
+            f"{url}/password", json={"password": PASSWORD}, headers=bearer(tokens["accounts"])
+        ).status_code
+        == 204
+    )
+
+    ok = client.post(
+        "/api/v1/session", json={"email": "TTBAC@bac.lab.gov.vn", "password": PASSWORD}
+    )
+    assert ok.status_code == 204
+    assert "httponly" in ok.headers["set-cookie"].lower()
+    assert "secure" in ok.headers["set-cookie"].lower()
+    assert client.get("/api/v1/me").json()["email"] == "ttbac@bac.lab.gov.vn"
+    assert client.delete("/api/v1/session").status_code == 204
+    assert client.get("/api/v1/me").status_code == 401
+
+    for _ in range(5):
+        wrong = client.post(
+            "/api/v1/session", json={"email": "ttbac@bac.lab.gov.vn", "password": "nope"}
+        )
+        assert wrong.status_code == 401
+    locked = client.post(
+        "/api/v1/session", json={"email": "ttbac@bac.lab.gov.vn", "password": PASSWORD}
+    )
+    assert locked.status_code == 401  # locked: the right password does not help now
+    with psycopg.connect(database) as conn:
+        logins = [
+            e for e in audit.rows(conn, actor="ttbac@bac.lab.gov.vn") if e["action"] == "login"
+        ]
+    assert [e["outcome"] for e in logins] == ["success"] + ["failed"] * 6
+    assert "locked" in logins[-1]["detail"]["reason"]
+    assert PASSWORD not in str(logins)
+
+
+def test_authz_follows_r7_and_audits_every_decision(
+    client: TestClient, tokens: dict[str, str], database: str
+) -> None:
+    catalog(client, tokens["catalog"])
+    people = {
+        "north@lab.gov.vn": account(),
+        "steer@lab.gov.vn": account(role="provincial_steering", scope="province"),
+    }
+    for email, body in people.items():
+        client.put(f"/api/v1/accounts/{email}", json=body, headers=bearer(tokens["accounts"]))
+        client.put(
+            f"/api/v1/accounts/{email}/password",
+            json={"password": PASSWORD},
+            headers=bearer(tokens["accounts"]),
+        )
+
+    def decide(email: str | None, camera: str) -> int:
+        client.cookies.clear()
+        if email:
+            assert (
+                client.post(
+                    "/api/v1/session", json={"email": email, "password": PASSWORD}
+                ).status_code
+                == 204
+            )
+        return int(
+            client.get(
+                "/api/v1/authz",
+                headers={"X-Original-URI": f"/live/{camera}/index.m3u8", "X-Real-IP": "10.77.0.50"},
+            ).status_code
+        )
+
+    assert decide("north@lab.gov.vn", "n1_cam01") == 204
+    assert decide("north@lab.gov.vn", "s1_cam01") == 403  # another district
+    assert decide("north@lab.gov.vn", "n2_cam01") == 403  # run by the Military Command
+    assert [decide("steer@lab.gov.vn", c) for c in ("n1_cam01", "n2_cam01", "s1_cam01")] == [
+        204
+    ] * 3
+    assert [f["id"] for f in client.get("/api/v1/me").json()["facilities"]] == ["n1", "n2", "s1"]
+    assert decide(None, "n1_cam01") == 401
+
+    report = client.get(
+        "/api/v1/audit", params={"actor": "north@lab.gov.vn"}, headers=bearer(tokens["audit"])
+    ).json()
+    assert report["chain_ok"]
+    views = [(e["target"], e["outcome"]) for e in report["entries"] if e["action"] == "live_view"]
+    assert views == [("n1_cam01", "allowed"), ("s1_cam01", "denied"), ("n2_cam01", "denied")]
+    assert {e["source_ip"] for e in report["entries"] if e["action"] == "live_view"} == {
+        "10.77.0.50"
+    }
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        conn.execute("UPDATE audit_log SET outcome = 'allowed' WHERE outcome = 'denied'")
+    tampered = client.get("/api/v1/audit", headers=bearer(tokens["audit"])).json()
+    assert not tampered["chain_ok"]
+    assert "altered" in tampered["reason"]
+
+
+def test_openapi_is_published(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    assert "/api/v1/authz" in spec["paths"]
+    assert "/api/v1/accounts/{email}" in spec["paths"]
