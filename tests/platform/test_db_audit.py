@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -131,3 +133,26 @@ def test_audit_rows_filter_by_actor_and_target(database: str) -> None:
         assert [e["seq"] for e in audit.rows(conn, actor="a@x.gov.vn")] == [1, 3]
         assert [e["seq"] for e in audit.rows(conn, actor="a@x.gov.vn", target="cam1")] == [1]
         assert audit.rows(conn, target="nothing") == []
+
+
+def test_platform_cli_migrates_and_issues_tokens_without_printing_them(
+    database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from camops_platform import cli, store  # noqa: PLC0415
+
+    monkeypatch.setenv("CAMOPS_PLATFORM_DSN", database)
+    assert cli.main(["migrate"]) == 0
+    assert capsys.readouterr().out.strip() == "applied 0"
+    output = tmp_path / "token"
+    assert (
+        cli.main(["token", "registration", "--scope", "catalog:write", "--output", str(output)])
+        == 0
+    )
+    secret = output.read_text(encoding="utf-8").strip()
+    assert secret not in capsys.readouterr().out
+    assert output.stat().st_mode & 0o777 == 0o600
+    with psycopg.connect(database) as conn:
+        assert store.token_scopes(conn, secret) == ("registration", ["catalog:write"])
