@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import psycopg
@@ -232,9 +233,9 @@ def authorize(
     account = store.session_account(conn, token) if token else None
     actor = account["email"] if account else "anonymous"
     allowed = False
-    if match and account is not None:
-        facility = store.camera_facility(conn, match["camera"])
-        allowed = facility is not None and facility in store.visible_facilities(conn, account["id"])
+    facility = store.camera_facility(conn, match["camera"]) if match else None
+    if account is not None and facility is not None:
+        allowed = facility in store.visible_facilities(conn, account["id"])
     if match is None or match["file"].endswith(".m3u8") or not allowed:
         audit.append(
             conn,
@@ -243,7 +244,7 @@ def authorize(
             target=match["camera"] if match else x_original_uri[:200],
             source_ip=client_ip(request, x_real_ip),
             outcome="allowed" if allowed else "denied",
-            detail={"uri": x_original_uri[:200]},
+            detail={"uri": x_original_uri[:200], "facility": facility or ""},
         )
     if account is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first")
@@ -321,12 +322,21 @@ def put_password(
 def read_audit(
     conn: Conn,
     who: Annotated[str, automation("audit:read")],
+    *,
     actor: str | None = None,
     target: str | None = None,
+    facility: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> dict[str, Any]:
-    """Audit log entries (optionally of one actor or target) and whether the chain verifies."""
+    """Audit log entries, filtered by person, camera, facility or time; and the chain's verdict.
+
+    The whole chain is verified whatever the filter.
+    """
     verdict = audit.verify(audit.rows(conn))
-    entries = audit.rows(conn, actor=actor, target=target)
+    entries = audit.rows(
+        conn, actor=actor, target=target, facility=facility, since=since, until=until
+    )
     audit.append(conn, actor=who, action="audit_read", outcome="done")
     return {
         "chain_ok": verdict.ok,

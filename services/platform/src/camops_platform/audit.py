@@ -75,12 +75,16 @@ def rows(
     *,
     actor: str | None = None,
     target: str | None = None,
+    facility: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Entries in order, as stored (timestamps in the chain's own format), optionally filtered."""
     filters: list[sql.Composable] = []
     params: list[Any] = []
+    if facility is not None:
+        filters.append(sql.SQL("(detail->>'facility' = %s OR target = %s)"))
+        params += [facility, facility]
     for column, operator, value in (
         ("actor", "=", actor),
         ("target", "=", target),

@@ -1,0 +1,155 @@
+"""The platform as it runs on a host: uvicorn serving the app on a real PostgreSQL, driven over
+HTTP, and `camops audit access` reading its log."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from camops_platform import store
+
+PASSWORD = "Quan-Sat-2026!"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def service(database: str, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path / "uvicorn.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(BIN / "uvicorn"),
+            "camops_platform.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, "CAMOPS_PLATFORM_DSN": database},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v1/openapi.json", timeout=2):  # noqa: S310
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail((tmp_path / "uvicorn.log").read_text(encoding="utf-8"))
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def call(
+    url: str, method: str, path: str, body: object = None, headers: dict[str, str] | None = None
+) -> int:
+    request = urllib.request.Request(  # noqa: S310
+        f"{url}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_audit_access_command_against_the_running_service(
+    service: str, database: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        admin = store.new_token(conn, "setup", ["catalog:write", "accounts:write"])
+        reader = store.new_token(conn, "auditor", ["audit:read"])
+    auth = {"Authorization": f"Bearer {admin}"}
+    assert call(service, "PUT", "/api/v1/districts/north", {"name": "Bắc"}, auth) == 200
+    facility = {"district_id": "north", "name": "N1", "operator": "district", "status": "active"}
+    assert call(service, "PUT", "/api/v1/facilities/n1", facility, auth) == 200
+    camera = {"facility_id": "n1", "name": "Cổng", "zone": "gate"}
+    assert call(service, "PUT", "/api/v1/cameras/n1_cam01", camera, auth) == 200
+    person = {
+        "full_name": "Trần Thị Bắc",
+        "position": "Chủ tịch",
+        "unit": "UBND huyện Bắc",
+        "phone": "0912 000 002",
+        "role": "district_leader",
+        "scope": "district:north",
+    }
+    assert call(service, "PUT", "/api/v1/accounts/ttbac@bac.lab.gov.vn", person, auth) == 200
+    assert (
+        call(
+            service,
+            "PUT",
+            "/api/v1/accounts/ttbac@bac.lab.gov.vn/password",
+            {"password": PASSWORD},
+            auth,
+        )
+        == 204
+    )
+    assert (
+        call(
+            service,
+            "POST",
+            "/api/v1/session",
+            {"email": "ttbac@bac.lab.gov.vn", "password": "wrong"},
+        )
+        == 401
+    )
+
+    token_file = tmp_path / "token"
+    token_file.write_text(reader, encoding="utf-8")
+    cli = [
+        sys.executable,
+        "-m",
+        "infra.cli",
+        "audit",
+        "access",
+        "--url",
+        service,
+        "--token-file",
+        str(token_file),
+    ]
+    run = subprocess.run(
+        [*cli, "--user", "ttbac@bac.lab.gov.vn"], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "login" in run.stdout
+    assert "failed" in run.stdout
+    assert "chain OK" in run.stdout
+    assert reader not in run.stdout + run.stderr
+    as_json = subprocess.run(
+        [*cli, "--json", "--camera", "n1_cam01"], capture_output=True, text=True, check=False
+    )
+    actions = [e["action"] for e in json.loads(as_json.stdout)["entries"]]
+    assert actions == ["camera_create"]
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        conn.execute("UPDATE audit_log SET outcome = 'success' WHERE action = 'login'")
+    broken = subprocess.run(cli, capture_output=True, text=True, check=False)
+    assert broken.returncode == 1
+    assert "chain BROKEN at entry" in broken.stdout
