@@ -12,11 +12,13 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from camops_platform import store
+from tests.helpers import ROOT
 
 PASSWORD = "Quan-Sat-2026!"
 BIN = Path(sys.executable).parent
@@ -153,3 +155,69 @@ def test_audit_access_command_against_the_running_service(
     broken = subprocess.run(cli, capture_output=True, text=True, check=False)
     assert broken.returncode == 1
     assert "chain BROKEN at entry" in broken.stdout
+
+
+def account_module(service: str, token: str, *flags: str, **fields: str) -> dict[str, Any]:
+    """camops_platform_account run ad hoc on the controller; its JSON result."""
+    args = " ".join(
+        f"{key}='{value}'" for key, value in {"url": service, "token": token, **fields}.items()
+    )
+    run = subprocess.run(
+        [
+            str(BIN / "ansible"),
+            "localhost",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-m",
+            "camops_platform_account",
+            "-a",
+            args,
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_STDOUT_CALLBACK": "json",
+            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        },
+    )
+    assert token not in run.stdout + run.stderr
+    result: dict[str, Any] = json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return result
+
+
+def test_account_module_is_idempotent_with_check_and_diff(service: str, database: str) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        token = store.new_token(conn, "accounts", ["accounts:write"])
+    fields = {
+        "email": "TTBac@bac.lab.gov.vn",
+        "full_name": "Trần Thị Bắc",
+        "position": "Chủ tịch UBND huyện",
+        "unit": "UBND huyện Bắc",
+        "phone": "0912 000 002",
+        "role": "district_leader",
+        "scope": "district:north",
+    }
+    checked = account_module(service, token, "--check", "--diff", **fields)
+    assert "created" in checked, checked
+    assert (checked["changed"], checked["created"]) == (True, True)
+    assert checked["diff"]["before"] == {}
+    created = account_module(service, token, **fields)
+    assert (created["changed"], created["created"]) == (True, True)
+    assert account_module(service, token, **fields)["changed"] is False
+    assert account_module(service, token, "--check", **fields)["changed"] is False
+    moved = account_module(service, token, "--check", "--diff", **{**fields, "position": "Bí thư"})
+    assert moved["changed"] is True
+    assert moved["diff"]["before"]["position"] == "Chủ tịch UBND huyện"
+    assert account_module(service, token, **fields)["changed"] is False  # check changed nothing
+    refused = account_module(service, token, **{**fields, "scope": "province"})
+    assert refused.get("failed") is True
+    assert "district:<id>" in refused["msg"]

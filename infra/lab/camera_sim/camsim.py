@@ -751,11 +751,31 @@ def serve() -> None:
     http.shutdown()
 
 
+def wait_ready(timeout: float = 30) -> None:
+    """Return once RTSP and ONVIF accept connections again (after a restart)."""
+    import socket  # noqa: PLC0415
+
+    config = load_config()
+    ports = [int(config["rtsp_port"]), int(config["onvif_port"])]
+    deadline = time.monotonic() + timeout
+    while ports:
+        try:
+            with socket.create_connection(("127.0.0.1", ports[0]), timeout=1):
+                ports.pop(0)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"camsim: port {ports[0]} not answering after {timeout:.0f}s"
+                ) from None
+            time.sleep(0.2)
+
+
 def factory_reset() -> None:
     """Return the camera to its factory state (users, NTP, clock, encoder) and restart it."""
     subprocess.run(["systemctl", "stop", "camsim.service"], check=True)  # noqa: S607
     Path(STATE).unlink(missing_ok=True)
     subprocess.run(["systemctl", "start", "camsim.service"], check=True)  # noqa: S607
+    wait_ready()
 
 
 def ensure_user(username: str, password: str) -> bool:
@@ -782,6 +802,7 @@ def ensure_user(username: str, password: str) -> bool:
     # Run as root: the file keeps the owner of its folder (the service's dynamic user).
     os.chown(path, folder.st_uid, folder.st_gid)
     subprocess.run(["systemctl", "restart", "camsim.service"], check=True)  # noqa: S607
+    wait_ready()
     return True
 
 

@@ -305,6 +305,23 @@ def put_account(
     return _put(conn, "account", email.lower(), body, actor)
 
 
+@app.get("/api/v1/accounts/{email}", tags=["accounts"])
+def get_account(
+    email: str, conn: Conn, actor: Annotated[str, automation("accounts:write")]
+) -> Account:
+    """A person's account as stored (what the accounts playbook compares with)."""
+    del actor  # the token's scope is checked; reading is not audited
+    row = conn.execute(
+        "SELECT full_name, position, unit, phone, note, role, scope, enabled FROM accounts"
+        " WHERE email = %s",
+        (email.lower(),),
+    ).fetchone()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no account {email}")
+    names = ("full_name", "position", "unit", "phone", "note", "role", "scope", "enabled")
+    return Account(**dict(zip(names, row, strict=True)))
+
+
 @app.put("/api/v1/accounts/{email}/password", status_code=204, tags=["accounts"])
 def put_password(
     email: str, body: NewPassword, conn: Conn, actor: Annotated[str, automation("accounts:write")]
