@@ -82,6 +82,16 @@ def new_credential(username: str = "camops") -> dict[str, str]:
 OBJECT_STORE_IDENTITIES = ("admin", "writer", "auditor")
 
 
+#: Automation tokens of the platform (roles/platform registers them): registration modules,
+#: the accounts playbook, audit reads and exports.
+PLATFORM_TOKENS = ("registration", "accounts", "audit")
+
+
+def new_platform_token() -> str:
+    """An automation token in the platform's format (``cpt_`` and 43 URL-safe characters)."""
+    return "cpt_" + secrets.token_urlsafe(32)
+
+
 def new_s3_access_key() -> str:
     """An access key id in the usual S3 shape: 20 upper-case letters and digits."""
     alphabet = string.ascii_uppercase + string.digits
@@ -92,6 +102,10 @@ def central_secrets(inventory: Inventory) -> dict[str, Callable[[], Any]]:
     """Secrets the central services need (name → how to make one), from the hosts' roles."""
     roles = {role for host in inventory.province.central.hosts for role in host.roles}
     wanted: dict[str, Callable[[], Any]] = {}
+    if CentralRole.PLATFORM in roles:
+        wanted["vault_platform_db_password"] = lambda: secrets.token_urlsafe(24)
+        for name in PLATFORM_TOKENS:
+            wanted[f"vault_platform_token_{name}"] = new_platform_token
     if CentralRole.OBJECT_STORE in roles:
         for identity in OBJECT_STORE_IDENTITIES:
             prefix = f"vault_object_store_{identity}"

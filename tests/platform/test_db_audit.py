@@ -156,3 +156,27 @@ def test_platform_cli_migrates_and_issues_tokens_without_printing_them(
     assert output.stat().st_mode & 0o777 == 0o600
     with psycopg.connect(database) as conn:
         assert store.token_scopes(conn, secret) == ("registration", ["catalog:write"])
+
+
+def test_platform_cli_registers_a_token_from_the_vault_idempotently(
+    database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from camops_platform import cli, store  # noqa: PLC0415
+    from infra.vault import new_platform_token  # noqa: PLC0415  # what vault-init makes
+
+    monkeypatch.setenv("CAMOPS_PLATFORM_DSN", database)
+    value = tmp_path / "token"
+    value.write_text(new_platform_token() + "\n", encoding="utf-8")
+    args = ["token", "registration", "--scope", "catalog:write", "--value-file", str(value)]
+    assert cli.main(args) == 0
+    assert "registered" in capsys.readouterr().out
+    assert cli.main(args) == 0
+    assert "unchanged" in capsys.readouterr().out
+    with psycopg.connect(database) as conn:
+        found = store.token_scopes(conn, value.read_text(encoding="utf-8").strip())
+    assert found == ("registration", ["catalog:write"])
+    value.write_text("not-a-token", encoding="utf-8")
+    assert cli.main(args) == 1

@@ -48,6 +48,10 @@ def test_init_fills_the_vault_and_keeps_what_exists(
         assert access.isupper()
         assert len(stored[f"vault_object_store_{identity}_secret_key"]) >= 40
     assert len({stored[f"vault_object_store_{i}_secret_key"] for i in ("admin", "writer")}) == 2
+    # ... and the platform its database password and automation tokens.
+    assert len(stored["vault_platform_db_password"]) >= 32
+    for name in ("registration", "accounts", "audit"):
+        assert stored[f"vault_platform_token_{name}"].startswith("cpt_")
 
     lab.camera("lab_north_school", 0, lambda cam: cam.update(credential="vault_camera_new"))
     result = load(lab.path)
@@ -87,7 +91,7 @@ def test_cli_never_prints_secrets(lab: InventoryCopy, password_file: Path) -> No
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert "12 added, 0 kept" in run.stdout
+    assert "16 added, 0 kept" in run.stdout
     stored = vault.read(lab.path / vault.DEFAULT_VAULT_FILE, password_file)
     for entry in stored.values():
         secret = entry["password"] if isinstance(entry, dict) else entry

@@ -28,11 +28,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     token = commands.add_parser("token", help="(re)issue an automation token")
     token.add_argument("name")
     token.add_argument("--scope", action="append", choices=SCOPES, required=True)
-    token.add_argument(
+    where = token.add_mutually_exclusive_group(required=True)
+    where.add_argument(
         "--output",
         type=Path,
-        required=True,
-        help="file to write the token to (mode 0600); the token is never printed",
+        help="make a new token and write it to this file (mode 0600); never printed",
+    )
+    where.add_argument(
+        "--value-file",
+        type=Path,
+        help="register the token this file holds (from the vault); 'unchanged' if it is",
     )
     options = parser.parse_args(argv)
     dsn = os.environ.get("CAMOPS_PLATFORM_DSN", "")
@@ -44,13 +49,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print(f"applied {len(applied)}" + (f": {', '.join(applied)}" if applied else ""))
         return 0
+    scopes = sorted(set(options.scope))
+    if options.value_file:
+        value = options.value_file.read_text(encoding="utf-8").strip()
+        if not value.startswith(store.TOKEN_PREFIX) or len(value) < 40:
+            print(f"camops-platform: {options.value_file}: not a camops token", file=sys.stderr)
+            return 1
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            changed = store.register_token(conn, options.name, value, scopes)
+        print(
+            f"token {options.name} ({', '.join(scopes)}) {'registered' if changed else 'unchanged'}"
+        )
+        return 0
     with psycopg.connect(dsn, autocommit=True) as conn:
-        secret = store.new_token(conn, options.name, sorted(set(options.scope)))
+        secret = store.new_token(conn, options.name, scopes)
     options.output.touch(mode=0o600)
     options.output.chmod(0o600)
     options.output.write_text(secret + "\n", encoding="utf-8")
-    scopes = ", ".join(sorted(set(options.scope)))
-    print(f"token {options.name} ({scopes}) written to {options.output}")
+    print(f"token {options.name} ({', '.join(scopes)}) written to {options.output}")
     return 0
 
 

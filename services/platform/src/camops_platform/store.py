@@ -245,13 +245,24 @@ def camera_facility(conn: psycopg.Connection[Any], camera: str) -> str | None:
 def new_token(conn: psycopg.Connection[Any], name: str, scopes: list[str]) -> str:
     """A new API token (shown once; only its hash is stored)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    register_token(conn, name, token, scopes)
+    return token
+
+
+def register_token(conn: psycopg.Connection[Any], name: str, token: str, scopes: list[str]) -> bool:
+    """Make ``token`` the token called ``name`` with ``scopes``; False if it already was."""
+    row = conn.execute(
+        "SELECT token_sha256, scopes, revoked_at FROM api_tokens WHERE name = %s", (name,)
+    ).fetchone()
+    if row is not None and row[0] == sha256(token) and list(row[1]) == scopes and row[2] is None:
+        return False
     conn.execute(
         "INSERT INTO api_tokens (name, token_sha256, scopes) VALUES (%s, %s, %s)"
         " ON CONFLICT (name) DO UPDATE SET token_sha256 = EXCLUDED.token_sha256,"
         " scopes = EXCLUDED.scopes, revoked_at = NULL, created_at = now()",
         (name, sha256(token), scopes),
     )
-    return token
+    return True
 
 
 def token_scopes(conn: psycopg.Connection[Any], token: str) -> tuple[str, list[str]] | None:
