@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
-from camops_platform import db
+from camops_platform import db, store
 
 
 @pytest.fixture(autouse=True)
@@ -22,8 +23,8 @@ def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def database() -> Iterator[str]:
-    """A fresh, migrated database; its conninfo."""
+def empty_database() -> Iterator[str]:
+    """A fresh database without any migration; its conninfo."""
     if not os.environ.get("PGHOST"):
         pytest.fail(
             "no PostgreSQL: run the tests under Debian's pg_virtualenv "
@@ -32,10 +33,36 @@ def database() -> Iterator[str]:
     name = f"camops_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect("", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"'.encode())
-    conninfo = f"dbname={name}"
-    db.migrate(conninfo)
     try:
-        yield conninfo
+        yield f"dbname={name}"
     finally:
         with psycopg.connect("", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)'.encode())
+
+
+@pytest.fixture
+def database(empty_database: str) -> str:
+    """A fresh, migrated database; its conninfo."""
+    db.migrate(empty_database)
+    return empty_database
+
+
+@pytest.fixture
+def client(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setenv("CAMOPS_PLATFORM_DSN", database)
+    from camops_platform.app import app  # noqa: PLC0415
+
+    # The cookie is Secure (TLS behind nginx): the test client talks https.
+    with TestClient(app, base_url="https://platform.test") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tokens(database: str) -> dict[str, str]:
+    with psycopg.connect(database, autocommit=True) as conn:
+        return {
+            "catalog": store.new_token(conn, "registration", ["catalog:write"]),
+            "accounts": store.new_token(conn, "accounts", ["accounts:write"]),
+            "audit": store.new_token(conn, "auditor", ["audit:read"]),
+            "reader": store.new_token(conn, "reader", ["catalog:read"]),
+        }

@@ -2,85 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import psycopg
-import pytest
 from fastapi.testclient import TestClient
 
-from camops_platform import audit, store
-
-PASSWORD = "Quan-Sat-2026!"
-
-
-@pytest.fixture
-def client(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setenv("CAMOPS_PLATFORM_DSN", database)
-    from camops_platform.app import app  # noqa: PLC0415
-
-    # The cookie is Secure (TLS behind nginx): the test client talks https.
-    with TestClient(app, base_url="https://platform.test") as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def tokens(database: str) -> dict[str, str]:
-    with psycopg.connect(database, autocommit=True) as conn:
-        return {
-            "catalog": store.new_token(conn, "registration", ["catalog:write"]),
-            "accounts": store.new_token(conn, "accounts", ["accounts:write"]),
-            "audit": store.new_token(conn, "auditor", ["audit:read"]),
-        }
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def account(
-    role: str = "district_leader", scope: str = "district:north", **extra: Any
-) -> dict[str, Any]:
-    return {
-        "full_name": "Trần Thị Bắc",
-        "position": "Chủ tịch UBND huyện",
-        "unit": "UBND huyện Bắc",
-        "phone": "0912 000 002",
-        "note": "",
-        "role": role,
-        "scope": scope,
-        "enabled": True,
-    } | extra
-
-
-def catalog(client: TestClient, token: str) -> None:
-    for district in ("north", "south"):
-        assert (
-            client.put(
-                f"/api/v1/districts/{district}", json={"name": district}, headers=bearer(token)
-            ).status_code
-            == 200
-        )
-    facilities = {
-        "n1": ("north", "district"),
-        "n2": ("north", "military_command"),
-        "s1": ("south", "district"),
-    }
-    for facility, (district, operator) in facilities.items():
-        body = {"district_id": district, "name": facility, "operator": operator, "status": "active"}
-        assert (
-            client.put(
-                f"/api/v1/facilities/{facility}", json=body, headers=bearer(token)
-            ).status_code
-            == 200
-        )
-        body = {"facility_id": facility, "name": f"{facility} gate", "zone": "gate"}
-        assert (
-            client.put(
-                f"/api/v1/cameras/{facility}_cam01", json=body, headers=bearer(token)
-            ).status_code
-            == 200
-        )
+from camops_platform import audit
+from tests.platform.api import PASSWORD, account, bearer, catalog
 
 
 def test_accounts_create_repeat_update_disable(

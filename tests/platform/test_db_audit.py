@@ -64,6 +64,12 @@ def test_r7_view_follows_role_scope_and_operator(database: str) -> None:
             " ('n3', 'north', 'N3', 'district', 'standby'),"
             " ('s1', 'south', 'S1', 'district', 'active')"
         )
+        # What the registration derives: district-run facilities are granted to their district;
+        # the Military Command's facility n2 gets no district grant.
+        conn.execute(
+            "INSERT INTO facility_grants (facility_id, grantee) VALUES"
+            " ('n1', 'district:north'), ('n3', 'district:north'), ('s1', 'district:south')"
+        )
         people = [
             ("steer@lab.gov.vn", "provincial_steering", "province"),
             ("north@lab.gov.vn", "district_leader", "district:north"),
@@ -96,6 +102,30 @@ def test_r7_view_follows_role_scope_and_operator(database: str) -> None:
                 "INSERT INTO accounts (email, full_name, position, unit, phone, role, scope)"
                 " VALUES ('x@lab.gov.vn', 'X', 'Y', 'Z', '0', 'district_leader', 'province')"
             )
+
+
+def test_grants_migration_keeps_the_viewers_version_1_gave(empty_database: str) -> None:
+    first, grants, *_ = db.migrations()
+    assert grants.name == "0002_grants.sql"
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute(first.sql.encode())
+        conn.execute("INSERT INTO districts (id, name) VALUES ('north', 'Bắc')")
+        conn.execute(
+            "INSERT INTO facilities (id, district_id, name, operator, status) VALUES"
+            " ('n1', 'north', 'N1', 'district', 'active'),"
+            " ('n2', 'north', 'N2', 'military_command', 'active')"
+        )
+        conn.execute(
+            "INSERT INTO accounts (email, full_name, position, unit, phone, role, scope)"
+            " VALUES ('north@lab.gov.vn', 'X', 'Y', 'Z', '0912000000', 'district_leader',"
+            " 'district:north')"
+        )
+        before = conn.execute("SELECT facility_id FROM account_facilities").fetchall()
+        conn.execute(grants.sql.encode())
+        after = conn.execute("SELECT facility_id FROM account_facilities").fetchall()
+        stored = conn.execute("SELECT facility_id, grantee FROM facility_grants").fetchall()
+    assert before == after == [("n1",)]
+    assert stored == [("n1", "district:north")]
 
 
 def test_password_policy_hash_and_lockout() -> None:

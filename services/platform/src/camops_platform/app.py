@@ -79,7 +79,9 @@ def person(conn: Conn, token: Annotated[str | None, Depends(cookie_scheme)]) -> 
 Person = Annotated[dict[str, Any], Depends(person)]
 
 
-def automation(scope: str) -> Any:
+def automation(*accepted: str) -> Any:
+    """A bearer token with one of the ``accepted`` scopes; the actor name for the audit log."""
+
     def check(
         conn: Conn,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
@@ -88,8 +90,10 @@ def automation(scope: str) -> Any:
         if found is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid API token is required")
         name, scopes = found
-        if scope not in scopes:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"the token lacks the scope {scope}")
+        if not set(accepted) & set(scopes):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"the token lacks the scope {' or '.join(accepted)}"
+            )
         return f"token:{name}"
 
     return Depends(check)
@@ -143,6 +147,23 @@ class NewPassword(Strict):
 class Changed(BaseModel):
     changed: bool
     created: bool
+
+
+class GrantSet(Strict):
+    grantees: list[str] = Field(
+        max_length=200, description="exactly the grantees wanted, e.g. district:<district id>"
+    )
+
+
+class GrantChange(BaseModel):
+    changed: bool
+    created: bool
+    added: list[str]
+    removed: list[str]
+
+
+class Deleted(BaseModel):
+    changed: bool
 
 
 # People ---------------------------------------------------------------------------------------
@@ -255,6 +276,10 @@ def authorize(
 # Automation -----------------------------------------------------------------------------------
 
 
+CatalogReader = Annotated[str, automation("catalog:read", "catalog:write")]
+CatalogWriter = Annotated[str, automation("catalog:write")]
+
+
 def _put(
     conn: psycopg.Connection[Any], kind: str, key: str, body: BaseModel, actor: str
 ) -> Changed:
@@ -272,24 +297,139 @@ def _put(
 
 
 @app.put("/api/v1/districts/{district_id}", tags=["catalog"])
-def put_district(
-    district_id: str, body: District, conn: Conn, actor: Annotated[str, automation("catalog:write")]
-) -> Changed:
+def put_district(district_id: str, body: District, conn: Conn, actor: CatalogWriter) -> Changed:
     return _put(conn, "district", district_id, body, actor)
 
 
 @app.put("/api/v1/facilities/{facility_id}", tags=["catalog"])
-def put_facility(
-    facility_id: str, body: Facility, conn: Conn, actor: Annotated[str, automation("catalog:write")]
-) -> Changed:
+def put_facility(facility_id: str, body: Facility, conn: Conn, actor: CatalogWriter) -> Changed:
     return _put(conn, "facility", facility_id, body, actor)
 
 
 @app.put("/api/v1/cameras/{camera_id}", tags=["catalog"])
-def put_camera(
-    camera_id: str, body: Camera, conn: Conn, actor: Annotated[str, automation("catalog:write")]
-) -> Changed:
+def put_camera(camera_id: str, body: Camera, conn: Conn, actor: CatalogWriter) -> Changed:
     return _put(conn, "camera", camera_id, body, actor)
+
+
+def _get(conn: psycopg.Connection[Any], kind: str, key: str) -> dict[str, Any]:
+    found = store.get(conn, kind, key)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {kind} {key}")
+    return found
+
+
+@app.get("/api/v1/districts/{district_id}", tags=["catalog"])
+def get_district(district_id: str, conn: Conn, actor: CatalogReader) -> District:
+    """A district as stored (what the registration compares with); reading is not audited."""
+    del actor
+    return District(**_get(conn, "district", district_id))
+
+
+@app.get("/api/v1/facilities/{facility_id}", tags=["catalog"])
+def get_facility(facility_id: str, conn: Conn, actor: CatalogReader) -> Facility:
+    """A facility as stored; its grants are at ``/grants``."""
+    del actor
+    return Facility(**_get(conn, "facility", facility_id))
+
+
+@app.get("/api/v1/cameras/{camera_id}", tags=["catalog"])
+def get_camera(camera_id: str, conn: Conn, actor: CatalogReader) -> Camera:
+    del actor
+    return Camera(**_get(conn, "camera", camera_id))
+
+
+@app.delete("/api/v1/cameras/{camera_id}", tags=["catalog"])
+def delete_camera(
+    camera_id: str,
+    request: Request,
+    conn: Conn,
+    actor: CatalogWriter,
+    x_real_ip: Annotated[str | None, Header()] = None,
+) -> Deleted:
+    """Remove a camera from the catalog (audited; its recordings and audit entries stay).
+
+    ``changed: false`` when there was no such camera.
+    """
+    return Deleted(
+        changed=store.delete_camera(
+            conn, camera_id, actor=actor, source_ip=client_ip(request, x_real_ip)
+        )
+    )
+
+
+@app.delete(
+    "/api/v1/facilities/{facility_id}",
+    tags=["catalog"],
+    responses={409: {"description": "cameras remain and cascade is not set"}},
+)
+def delete_facility(
+    facility_id: str,
+    request: Request,
+    conn: Conn,
+    actor: CatalogWriter,
+    *,
+    cascade: bool = False,
+    x_real_ip: Annotated[str | None, Header()] = None,
+) -> Deleted:
+    """Remove a facility and its grants; refused while it has cameras unless ``cascade=true``.
+
+    ``changed: false`` when there was no such facility.
+    """
+    try:
+        deleted = store.delete_facility(
+            conn,
+            facility_id,
+            actor=actor,
+            cascade=cascade,
+            source_ip=client_ip(request, x_real_ip),
+        )
+    except store.InUseError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+    return Deleted(changed=deleted)
+
+
+@app.get(
+    "/api/v1/facilities/{facility_id}/grants",
+    tags=["catalog"],
+    responses={404: {"description": "no such facility"}},
+)
+def get_grants(facility_id: str, conn: Conn, actor: CatalogReader) -> GrantSet:
+    """Who the facility is granted to (``district:<id>``; the steering committee sees all)."""
+    del actor
+    found = store.grantees(conn, facility_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no facility {facility_id}")
+    return GrantSet(grantees=found)
+
+
+@app.put(
+    "/api/v1/facilities/{facility_id}/grants",
+    tags=["catalog"],
+    responses={404: {"description": "no such facility"}},
+)
+def put_grants(
+    facility_id: str,
+    body: GrantSet,
+    request: Request,
+    conn: Conn,
+    *,
+    actor: CatalogWriter,
+    x_real_ip: Annotated[str | None, Header()] = None,
+) -> GrantChange:
+    """Set exactly these grantees (an empty list removes every grant); audited when changed."""
+    problems = store.grantee_problems(conn, body.grantees)
+    if problems:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "grantees: " + "; ".join(problems)
+        )
+    result = store.set_grants(
+        conn, facility_id, body.grantees, actor=actor, source_ip=client_ip(request, x_real_ip)
+    )
+    if result is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no facility {facility_id}")
+    return GrantChange(
+        changed=result.changed, created=result.created, added=result.added, removed=result.removed
+    )
 
 
 @app.put("/api/v1/accounts/{email}", tags=["accounts"])

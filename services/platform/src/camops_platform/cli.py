@@ -18,7 +18,7 @@ import psycopg
 
 from camops_platform import db, store
 
-SCOPES = ("catalog:write", "accounts:write", "audit:read")
+SCOPES = ("catalog:write", "catalog:read", "accounts:write", "audit:read")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ Every write that changes something is audited in the same transaction as the cha
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -271,3 +272,197 @@ def token_scopes(conn: psycopg.Connection[Any], token: str) -> tuple[str, list[s
         (sha256(token),),
     ).fetchone()
     return None if row is None else (str(row[0]), list(row[1]))
+
+
+# Reading and deleting catalog entries ---------------------------------------------------------
+
+
+def get(conn: psycopg.Connection[Any], kind: str, key: str) -> dict[str, Any] | None:
+    """One resource's caller-set columns as stored, or None."""
+    table, columns = RESOURCES[kind]
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            sql.SQL("SELECT {} FROM {} WHERE {} = %s").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.Identifier(table),
+                sql.Identifier(KEYS[kind]),
+            ),
+            (key,),
+        ).fetchone()
+
+
+class InUseError(Exception):
+    """A facility still has cameras; the message says how many."""
+
+
+def delete_camera(
+    conn: psycopg.Connection[Any], camera: str, *, actor: str, source_ip: str = ""
+) -> bool:
+    """Remove a camera from the catalog (audited). False if there was none."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        before = cur.execute(
+            "DELETE FROM cameras WHERE id = %s RETURNING facility_id, name, zone", (camera,)
+        ).fetchone()
+        if before is None:
+            return False
+        audit.append(
+            conn,
+            actor=actor,
+            action="camera_delete",
+            target=camera,
+            source_ip=source_ip,
+            outcome="done",
+            detail={"facility": before["facility_id"], "before": dict(before)},
+        )
+    return True
+
+
+def delete_facility(
+    conn: psycopg.Connection[Any],
+    facility: str,
+    *,
+    actor: str,
+    cascade: bool = False,
+    source_ip: str = "",
+) -> bool:
+    """Remove a facility (its grants go with it; its cameras only with ``cascade``), audited.
+
+    False if there was none; InUseError while cameras remain and ``cascade`` is not set.
+    """
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        before = cur.execute(
+            "SELECT district_id, name, operator, status, status_ref FROM facilities"
+            " WHERE id = %s FOR UPDATE",
+            (facility,),
+        ).fetchone()
+        if before is None:
+            return False
+        cameras = [
+            row["id"]
+            for row in cur.execute(
+                "SELECT id FROM cameras WHERE facility_id = %s ORDER BY id FOR UPDATE", (facility,)
+            )
+        ]
+        if cameras and not cascade:
+            raise InUseError(
+                f"facility {facility} still has {len(cameras)} camera(s) "
+                f"({', '.join(cameras[:5])}{', …' if len(cameras) > 5 else ''}); "
+                "delete them first or pass cascade=true"
+            )
+        grantees = [
+            row["grantee"]
+            for row in cur.execute(
+                "SELECT grantee FROM facility_grants WHERE facility_id = %s ORDER BY grantee",
+                (facility,),
+            )
+        ]
+        cur.execute("DELETE FROM cameras WHERE facility_id = %s", (facility,))
+        cur.execute("DELETE FROM facilities WHERE id = %s", (facility,))
+        audit.append(
+            conn,
+            actor=actor,
+            action="facility_delete",
+            target=facility,
+            source_ip=source_ip,
+            outcome="done",
+            detail={
+                "facility": facility,
+                "before": dict(before),
+                "cameras": cameras,
+                "grantees": grantees,
+            },
+        )
+    return True
+
+
+# Grants ---------------------------------------------------------------------------------------
+
+#: Grantees: ``district:<district id>`` (the model's identifier rule). More scopes may follow.
+GRANTEE = re.compile(r"^district:(?P<district>[a-z][a-z0-9_]{1,47})$")
+
+
+@dataclass(frozen=True)
+class Grants:
+    changed: bool
+    created: bool  # the facility had no grant before
+    added: list[str]
+    removed: list[str]
+
+
+def grantees(conn: psycopg.Connection[Any], facility: str) -> list[str] | None:
+    """The facility's grantees, sorted; None for an unknown facility."""
+    if conn.execute("SELECT 1 FROM facilities WHERE id = %s", (facility,)).fetchone() is None:
+        return None
+    return [
+        str(row[0])
+        for row in conn.execute(
+            "SELECT grantee FROM facility_grants WHERE facility_id = %s ORDER BY grantee",
+            (facility,),
+        )
+    ]
+
+
+def grantee_problems(conn: psycopg.Connection[Any], wanted: list[str]) -> list[str]:
+    """Why these grantees cannot be stored (malformed, unknown district); empty if they can."""
+    problems = []
+    for grantee in wanted:
+        match = GRANTEE.match(grantee)
+        if match is None:
+            problems.append(f"{grantee!r} is not district:<district id>")
+        elif (
+            conn.execute("SELECT 1 FROM districts WHERE id = %s", (match["district"],)).fetchone()
+            is None
+        ):
+            problems.append(f"{grantee!r}: no district {match['district']}")
+    return problems
+
+
+def set_grants(
+    conn: psycopg.Connection[Any],
+    facility: str,
+    wanted: list[str],
+    *,
+    actor: str,
+    source_ip: str = "",
+) -> Grants | None:
+    """Make the facility's grants exactly ``wanted``; audit when that changed anything.
+
+    None for an unknown facility. Grantees must have passed ``grantee_problems``.
+    """
+    with conn.transaction():
+        found = conn.execute(
+            "SELECT 1 FROM facilities WHERE id = %s FOR UPDATE", (facility,)
+        ).fetchone()
+        if found is None:
+            return None
+        current = {
+            str(row[0])
+            for row in conn.execute(
+                "SELECT grantee FROM facility_grants WHERE facility_id = %s", (facility,)
+            )
+        }
+        added = sorted(set(wanted) - current)
+        removed = sorted(current - set(wanted))
+        if not added and not removed:
+            return Grants(False, False, [], [])
+        if removed:
+            conn.execute(
+                "DELETE FROM facility_grants WHERE facility_id = %s AND grantee = ANY(%s)",
+                (facility, removed),
+            )
+        for grantee in added:
+            conn.execute(
+                "INSERT INTO facility_grants (facility_id, grantee, created_by)"
+                " VALUES (%s, %s, %s)",
+                (facility, grantee, actor),
+            )
+        audit.append(
+            conn,
+            actor=actor,
+            action="grant_update",
+            target=facility,
+            source_ip=source_ip,
+            outcome="done",
+            detail={"facility": facility, "added": added, "removed": removed},
+        )
+    return Grants(True, not current, added, removed)
