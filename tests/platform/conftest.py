@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from camops_platform import db, store
+from tests.platform.media import SEGMENT_SECONDS
 
 
 @pytest.fixture(autouse=True)
@@ -48,8 +50,26 @@ def database(empty_database: str) -> str:
 
 
 @pytest.fixture
-def client(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def recordings_root(tmp_path: Path) -> Path:
+    """The central recorder's recordings root the app reads (empty)."""
+    root = tmp_path / "recordings"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def exports_root(tmp_path: Path) -> Path:
+    return tmp_path / "exports"
+
+
+@pytest.fixture
+def client(
+    database: str, recordings_root: Path, exports_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
     monkeypatch.setenv("CAMOPS_PLATFORM_DSN", database)
+    monkeypatch.setenv("CAMOPS_PLATFORM_RECORDINGS", str(recordings_root))
+    monkeypatch.setenv("CAMOPS_PLATFORM_EXPORTS", str(exports_root))
+    monkeypatch.setenv("CAMOPS_PLATFORM_SEGMENT_SECONDS", str(SEGMENT_SECONDS))
     from camops_platform.app import app  # noqa: PLC0415
 
     # The cookie is Secure (TLS behind nginx): the test client talks https.

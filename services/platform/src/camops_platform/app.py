@@ -8,26 +8,36 @@ and every decision on a playlist is written to the audit log.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
 
 import psycopg
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, status
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
-from camops_platform import audit, store
+from camops_platform import audit, playback, recordings, store
 
 COOKIE = "camops_session"
 SESSION_HOURS = float(os.environ.get("CAMOPS_PLATFORM_SESSION_HOURS", "8"))
-#: /live/<camera>/… and /playback/<camera>/… are the protected video paths.
-VIDEO_PATH = re.compile(r"^/(?P<kind>live|playback)/(?P<camera>[a-z0-9_]+)/(?P<file>[^/?]+)")
+#: /live/<camera>/<file>, /playback/<camera>/index.m3u8?from=…&to=… and
+#: /playback/<camera>/seg/<file> are the protected video paths (the camera is the 2nd part).
+VIDEO_PATH = re.compile(
+    r"^/(?P<kind>live|playback)/(?P<camera>[a-z0-9_]+)/"
+    r"(?P<file>(?:seg/)?[A-Za-z0-9][A-Za-z0-9_.-]*)(?:\?(?P<query>[^#]*))?$"
+)
 
+log = logging.getLogger("camops_platform")
 cookie_scheme = APIKeyCookie(name=COOKIE, auto_error=False)
 bearer_scheme = HTTPBearer(auto_error=False)
 
@@ -37,6 +47,15 @@ async def lifespan(app: FastAPI) -> Any:
     pool = ConnectionPool(os.environ.get("CAMOPS_PLATFORM_DSN", ""), open=False, min_size=1)
     pool.open(wait=True, timeout=30)
     app.state.pool = pool
+    app.state.recordings = Path(
+        os.environ.get("CAMOPS_PLATFORM_RECORDINGS", "/var/lib/camops/recordings")
+    )
+    app.state.exports = Path(
+        os.environ.get("CAMOPS_PLATFORM_EXPORTS", "/var/lib/camops-platform/exports")
+    )
+    app.state.segment_length = timedelta(
+        seconds=int(os.environ.get("CAMOPS_PLATFORM_SEGMENT_SECONDS", "60"))
+    )
     try:
         yield
     finally:
@@ -258,6 +277,10 @@ def authorize(
     if account is not None and facility is not None:
         allowed = facility in store.visible_facilities(conn, account["id"])
     if match is None or match["file"].endswith(".m3u8") or not allowed:
+        detail = {"uri": x_original_uri[:200], "facility": facility or ""}
+        if match and match["kind"] == "playback" and match["file"].endswith(".m3u8"):
+            query = parse_qs(match["query"] or "")
+            detail |= {key: query.get(key, [""])[0][:40] for key in ("from", "to")}
         audit.append(
             conn,
             actor=actor,
@@ -265,12 +288,96 @@ def authorize(
             target=match["camera"] if match else x_original_uri[:200],
             source_ip=client_ip(request, x_real_ip),
             outcome="allowed" if allowed else "denied",
-            detail={"uri": x_original_uri[:200], "facility": facility or ""},
+            detail=detail,
         )
     if account is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first")
     if not allowed:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "not allowed to view this camera")
+
+
+# Playback -------------------------------------------------------------------------------------
+
+
+def viewable_camera(camera: str, conn: Conn, account: Person) -> str:
+    """The camera, if this person may watch it now (R7). Not audited: nginx's authz request
+    before this one was, and one request is one audit entry."""
+    facility = store.camera_facility(conn, camera)
+    if facility is None or facility not in store.visible_facilities(conn, account["id"]):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "not allowed to view this camera")
+    return camera
+
+
+ViewableCamera = Annotated[str, Depends(viewable_camera)]
+VIDEO_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not logged in"},
+    403: {"description": "not allowed to view this camera"},
+    404: {"description": "no recording"},
+}
+
+
+@app.get(
+    "/playback/{camera}/index.m3u8",
+    tags=["playback"],
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.apple.mpegurl": {}}}, **VIDEO_ERRORS},
+)
+def playback_playlist(
+    request: Request,
+    camera: ViewableCamera,
+    start: Annotated[datetime, Query(alias="from", description="ISO 8601; UTC if no zone")],
+    end: Annotated[datetime, Query(alias="to", description="ISO 8601; at most 24 h after from")],
+) -> Response:
+    """An HLS VOD playlist of the camera's closed segments overlapping [from, to)."""
+    start, end = playback.as_utc(start), playback.as_utc(end)
+    problem = playback.range_problem(start, end)
+    if problem:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+    segments = recordings.closed_segments(
+        request.app.state.recordings,
+        camera,
+        start,
+        end,
+        length=request.app.state.segment_length,
+        now=datetime.now(UTC),
+    )
+    if not segments:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no recording in this range")
+    return Response(
+        playback.playlist(segments),
+        media_type="application/vnd.apple.mpegurl",
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@app.get(
+    "/playback/{camera}/seg/{stem}.ts",
+    tags=["playback"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"video/mp2t": {}}}, **VIDEO_ERRORS},
+)
+async def playback_segment(request: Request, camera: ViewableCamera, stem: str) -> Response:
+    """One closed segment, remuxed to MPEG-TS by ffmpeg (stream copy), streamed."""
+    segment = await run_in_threadpool(
+        recordings.closed_segment,
+        request.app.state.recordings,
+        camera,
+        stem,
+        length=request.app.state.segment_length,
+        now=datetime.now(UTC),
+    )
+    if segment is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such segment")
+    try:
+        stream = await playback.first_chunk(playback.remux(segment))
+    except playback.RemuxError as error:
+        log.error("playback of %s: ffmpeg failed: %s", segment.path, error)
+        raise HTTPException(
+            status.HTTP_502_BAD_GATEWAY, f"segment {stem} could not be read"
+        ) from error
+    return StreamingResponse(
+        stream, media_type="video/mp2t", headers={"Cache-Control": "private, max-age=3600"}
+    )
 
 
 # Automation -----------------------------------------------------------------------------------
