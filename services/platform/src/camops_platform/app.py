@@ -12,6 +12,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,14 +20,23 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
 import psycopg
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response, status
+from fastapi import (
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    status,
+)
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
-from camops_platform import audit, playback, recordings, store
+from camops_platform import audit, exports, playback, recordings, store
 
 COOKIE = "camops_session"
 SESSION_HOURS = float(os.environ.get("CAMOPS_PLATFORM_SESSION_HOURS", "8"))
@@ -44,7 +54,12 @@ bearer_scheme = HTTPBearer(auto_error=False)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> Any:
-    pool = ConnectionPool(os.environ.get("CAMOPS_PLATFORM_DSN", ""), open=False, min_size=1)
+    pool = ConnectionPool(
+        os.environ.get("CAMOPS_PLATFORM_DSN", ""),
+        open=False,
+        min_size=1,
+        max_size=int(os.environ.get("CAMOPS_PLATFORM_DB_POOL", "8")),
+    )
     pool.open(wait=True, timeout=30)
     app.state.pool = pool
     app.state.recordings = Path(
@@ -56,9 +71,18 @@ async def lifespan(app: FastAPI) -> Any:
     app.state.segment_length = timedelta(
         seconds=int(os.environ.get("CAMOPS_PLATFORM_SEGMENT_SECONDS", "60"))
     )
+    workers = ThreadPoolExecutor(
+        max_workers=int(os.environ.get("CAMOPS_PLATFORM_EXPORT_WORKERS", "2")),
+        thread_name_prefix="export",
+    )
+    app.state.exporter = workers
+    with pool.connection() as conn:
+        for request_id in exports.unstarted(conn):  # accepted before the last stop
+            workers.submit(produce_export, pool, request_id, export_settings(app))
     try:
         yield
     finally:
+        workers.shutdown(wait=True, cancel_futures=True)
         pool.close()
 
 
@@ -377,6 +401,251 @@ async def playback_segment(request: Request, camera: ViewableCamera, stem: str) 
         ) from error
     return StreamingResponse(
         stream, media_type="video/mp2t", headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
+# Export requests (R5) -------------------------------------------------------------------------
+
+
+class ExportBody(Strict):
+    camera: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    start: datetime = Field(alias="from", description="ISO 8601; UTC if no zone")
+    end: datetime = Field(alias="to", description="ISO 8601; at most 24 h after from")
+    approval_ref: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="the Provincial People's Committee's written approval (R5), e.g. 123/UBND-VX",
+    )
+
+
+class ExportCreated(BaseModel):
+    id: int
+    status: str
+
+
+class ExportStatus(BaseModel):
+    id: int
+    requested_by: str
+    camera: str
+    facility: str
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+    approval_ref: str
+    status: Literal["requested", "ready", "failed"]
+    created_at: datetime
+    finished_at: datetime | None
+    sha256: str | None
+    size_bytes: int | None
+    segments: int | None
+    error: str
+
+
+def export_settings(app: FastAPI) -> exports.Settings:
+    return exports.Settings(app.state.recordings, app.state.exports, app.state.segment_length)
+
+
+def produce_export(
+    pool: ConnectionPool[psycopg.Connection[Any]], request_id: int, settings: exports.Settings
+) -> None:
+    """Make one export (in a worker thread); a database connection only to claim and record."""
+    try:
+        with pool.connection() as conn:
+            conn.autocommit = True
+            request = exports.claim(conn, request_id)
+        if request is None:
+            return  # another worker has it, or it is done
+        made: exports.Made | exports.ExportError
+        try:
+            made = exports.make(request, settings)
+        except exports.ExportError as error:
+            made = error
+        with pool.connection() as conn:
+            conn.autocommit = True
+            exports.finish(conn, request, made)
+    except Exception:
+        log.exception("export %s", request_id)
+        raise
+
+
+def _export_status(row: dict[str, Any]) -> ExportStatus:
+    return ExportStatus(
+        id=row["id"],
+        requested_by=row["requested_by"],
+        camera=row["camera"],
+        facility=row["facility_id"],
+        start=row["range_from"],
+        end=row["range_to"],
+        approval_ref=row["approval_ref"],
+        status=row["status"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+        sha256=row["sha256"],
+        size_bytes=row["size_bytes"],
+        segments=row["segments"],
+        error=row["error"],
+    )
+
+
+@app.post(
+    "/api/v1/exports",
+    status_code=201,
+    tags=["exports"],
+    responses={
+        401: {"description": "not logged in"},
+        403: {"description": "not allowed to view this camera"},
+        404: {"description": "no recording in the range"},
+        422: {"description": "approval_ref missing or too short, or a bad range"},
+    },
+)
+def request_export(
+    body: ExportBody,
+    request: Request,
+    response: Response,
+    *,
+    conn: Conn,
+    account: Person,
+    x_real_ip: Annotated[str | None, Header()] = None,
+) -> ExportCreated:
+    """Ask for a recording export (R5: it needs the approval's reference). Every answer is audited.
+
+    The export is produced after the answer, by a worker; ``GET /api/v1/exports/{id}`` shows when
+    it is ready.
+    """
+    start, end = playback.as_utc(body.start), playback.as_utc(body.end)
+    facility = store.camera_facility(conn, body.camera)
+    detail: dict[str, Any] = {
+        "facility": facility or "",
+        "approval_ref": (body.approval_ref or "").strip()[:200],
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+    }
+
+    def refuse(code: int, reason: str, outcome: str = "refused") -> HTTPException:
+        audit.append(
+            conn,
+            actor=account["email"],
+            action="export_request",
+            target=body.camera,
+            source_ip=client_ip(request, x_real_ip),
+            outcome=outcome,
+            detail=detail | {"reason": reason},
+        )
+        return HTTPException(code, reason)
+
+    problem = exports.approval_problem(body.approval_ref)
+    if problem:
+        raise refuse(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+    if facility is None or facility not in store.visible_facilities(conn, account["id"]):
+        raise refuse(status.HTTP_403_FORBIDDEN, "not allowed to view this camera", "denied")
+    problem = playback.range_problem(start, end, exports.MAX_RANGE)
+    if problem:
+        raise refuse(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+    settings = export_settings(request.app)
+    found = recordings.closed_segments(
+        settings.recordings, body.camera, start, end, length=settings.length, now=datetime.now(UTC)
+    )
+    if not found:
+        raise refuse(status.HTTP_404_NOT_FOUND, "no recording in this range")
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO export_requests (account_id, camera, facility_id, range_from, range_to,"
+            " approval_ref) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (account["id"], body.camera, facility, start, end, detail["approval_ref"]),
+        ).fetchone()
+        assert row is not None  # noqa: S101  # INSERT … RETURNING
+        request_id = int(row[0])
+        audit.append(
+            conn,
+            actor=account["email"],
+            action="export_request",
+            target=body.camera,
+            source_ip=client_ip(request, x_real_ip),
+            outcome="accepted",
+            detail=detail | {"export": request_id, "segments": len(found)},
+        )
+    request.app.state.exporter.submit(produce_export, request.app.state.pool, request_id, settings)
+    response.headers["Location"] = f"/api/v1/exports/{request_id}"
+    return ExportCreated(id=request_id, status="requested")
+
+
+def readable_export(export_id: int, conn: Conn, account: Person) -> dict[str, Any]:
+    """An export its owner, an ops engineer or an auditor may see; 404 for anyone else."""
+    row = exports.status(conn, export_id)
+    if row is None or (
+        row["account_id"] != account["id"] and account["role"] not in {"ops_engineer", "auditor"}
+    ):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no export {export_id}")
+    return row
+
+
+@app.get("/api/v1/exports", tags=["exports"])
+def list_exports(conn: Conn, account: Person) -> list[ExportStatus]:
+    """This person's export requests, newest first (ops engineers and auditors: everyone's)."""
+    everyone = account["role"] in {"ops_engineer", "auditor"}
+    ids = conn.execute(
+        "SELECT id FROM export_requests WHERE %s OR account_id = %s ORDER BY id DESC LIMIT 200",
+        (everyone, account["id"]),
+    ).fetchall()
+    return [_export_status(row) for (export_id,) in ids if (row := exports.status(conn, export_id))]
+
+
+@app.get("/api/v1/exports/{export_id}", tags=["exports"])
+def get_export(row: Annotated[dict[str, Any], Depends(readable_export)]) -> ExportStatus:
+    """An export request's state (its owner, ops engineers, auditors)."""
+    return _export_status(row)
+
+
+@app.get(
+    "/api/v1/exports/{export_id}/file",
+    tags=["exports"],
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"video/x-matroska": {}}},
+        403: {"description": "only the requester, while allowed to view the camera"},
+        409: {"description": "not ready"},
+    },
+)
+def download_export(
+    request: Request,
+    conn: Conn,
+    account: Person,
+    row: Annotated[dict[str, Any], Depends(readable_export)],
+    x_real_ip: Annotated[str | None, Header()] = None,
+) -> FileResponse:
+    """The export's file, for the person who asked for it while they may still view the camera.
+
+    Audited (allowed or denied) with the approval reference.
+    """
+    allowed = row["account_id"] == account["id"] and row["facility_id"] in (
+        store.visible_facilities(conn, account["id"])
+    )
+    ready = row["status"] == "ready" and Path(row["file_path"] or "").is_file()
+    audit.append(
+        conn,
+        actor=account["email"],
+        action="export_download",
+        target=row["camera"],
+        source_ip=client_ip(request, x_real_ip),
+        outcome=("allowed" if ready else "refused") if allowed else "denied",
+        detail={
+            "export": row["id"],
+            "facility": row["facility_id"],
+            "approval_ref": row["approval_ref"],
+            "sha256": row["sha256"] or "",
+        },
+    )
+    if not allowed:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "only the requester may download, while allowed to view"
+        )
+    if not ready:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"export {row['id']} is {row['status']}")
+    path = Path(row["file_path"])
+    return FileResponse(
+        path,
+        media_type="video/x-matroska",
+        filename=path.name,
+        headers={"Cache-Control": "private, no-store", "X-Content-SHA256": row["sha256"]},
     )
 
 
