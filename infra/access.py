@@ -45,6 +45,18 @@ def can_view(account: Account, facility: Facility) -> bool:
     return False
 
 
+def platform_grantees(facility: Facility) -> list[str]:
+    """The scopes the central platform grants a facility to (what registration writes).
+
+    A district-run active facility is granted to its district; one run by the Provincial
+    Military Command to no district (the steering committee sees every active facility by
+    role). A facility that is not active is granted to nobody.
+    """
+    if facility.status is not FacilityStatus.ACTIVE or facility.operator is not Operator.DISTRICT:
+        return []
+    return [f"district:{facility.district}"]
+
+
 def grants(inventory: Inventory) -> list[Grant]:
     return [
         Grant(account, facility)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.access import platform_grantees
 from infra.model import Facility, Inventory
 from infra.placement import recorder_jobs
 
@@ -59,6 +60,8 @@ def facility_vars(inventory: Inventory, facility: Facility) -> HostVars:
         "camops_cameras": data["cameras"],
         "camops_retention_days": inventory.retention_days(facility),
         "camops_district_name": inventory.district_name(facility.district),
+        # R7: whom the central platform grants this facility to (registration writes it).
+        "camops_platform_grantees": platform_grantees(facility),
     }
 
 
@@ -79,6 +82,7 @@ def build(inventory: Inventory, inventory_dir: str) -> Spec:
     central = spec.group("central")
     central["vars"] = {
         "camops_facilities": [f.model_dump(mode="json") for f in inventory.facilities],
+        "camops_platform_grantees": {f.id: platform_grantees(f) for f in inventory.facilities},
     }
     for host in province.central.hosts:
         groups = ["central"]
@@ -91,6 +95,8 @@ def build(inventory: Inventory, inventory_dir: str) -> Spec:
             groups,
             {
                 "ansible_host": str(host.ip),
+                # The model's address (ansible_host may be overridden, e.g. by the lab).
+                "camops_address": str(host.ip),
                 "camops_central_roles": [role.value for role in host.roles],
             },
         )

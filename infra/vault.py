@@ -98,12 +98,28 @@ def new_s3_access_key() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(20))
 
 
+#: Where the accounts' first passwords are kept (e-mail → password), for handing over.
+INITIAL_PASSWORDS = "vault_platform_initial_passwords"
+
+
+def new_initial_password() -> str:
+    """A first password that meets the platform's policy: 20 characters of four kinds."""
+    while True:
+        candidate = secrets.token_urlsafe(15) + "-" + secrets.choice(string.digits)
+        if (
+            any(c.islower() for c in candidate)
+            and any(c.isupper() for c in candidate)
+            and any(c.isdigit() for c in candidate)
+        ):
+            return candidate
+
+
 def central_secrets(inventory: Inventory) -> dict[str, Callable[[], Any]]:
     """Secrets the central services need (name → how to make one), from the hosts' roles."""
     roles = {role for host in inventory.province.central.hosts for role in host.roles}
     wanted: dict[str, Callable[[], Any]] = {}
     if CentralRole.PLATFORM in roles:
-        wanted["vault_platform_db_password"] = lambda: secrets.token_urlsafe(24)
+        # The database needs no password: the service uses peer authentication locally.
         for name in PLATFORM_TOKENS:
             wanted[f"vault_platform_token_{name}"] = new_platform_token
     if CentralRole.OBJECT_STORE in roles:
@@ -122,6 +138,7 @@ def init(inventory: Inventory, password_file: Path, file: Path | None = None) ->
     """
     target = file or Path(inventory.path) / DEFAULT_VAULT_FILE
     data = read(target, password_file)
+    kept = len(data)
     defined = keys(Path(inventory.path), password_file) | set(data)
     added = []
     wanted: dict[str, Callable[[], Any]] = {
@@ -133,6 +150,20 @@ def init(inventory: Inventory, password_file: Path, file: Path | None = None) ->
             data[reference] = make()
             defined.add(reference)
             added.append(reference)
+    if CentralRole.PLATFORM in {r for h in inventory.province.central.hosts for r in h.roles}:
+        # Every person with an account gets a first password (kept; changed at first login).
+        # (When another vault file of the inventory holds them, that file is left alone.)
+        elsewhere = INITIAL_PASSWORDS in defined and INITIAL_PASSWORDS not in data
+        initial = data.get(INITIAL_PASSWORDS)
+        if not isinstance(initial, dict):
+            initial = {}
+        if not elsewhere:
+            for account in inventory.accounts:
+                email = account.email.strip().lower()
+                if email not in initial:
+                    initial[email] = new_initial_password()
+                    added.append(f"{INITIAL_PASSWORDS}[{email}]")
+            data[INITIAL_PASSWORDS] = initial
     if added:
         plain = "---\n" + yaml.safe_dump(data, sort_keys=True, allow_unicode=True)
         encrypted = _vault(password_file).encrypt(plain)
@@ -141,4 +172,4 @@ def init(inventory: Inventory, password_file: Path, file: Path | None = None) ->
         tmp.write_bytes(encrypted)
         tmp.chmod(0o600)
         tmp.replace(target)
-    return InitResult(file=target, added=added, kept=len(data) - len(added))
+    return InitResult(file=target, added=added, kept=kept)

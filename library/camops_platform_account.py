@@ -65,6 +65,11 @@ options:
     description: Whether the person may log in.
     type: bool
     default: true
+  initial_password:
+    description:
+      - The person's first password, set only when this run creates the account or the
+        account has no password yet; never changes a password the person has set.
+    type: str
 notes:
   - Supports check mode and diff mode.
 """
@@ -121,6 +126,7 @@ def main() -> None:
             },
             "scope": {"type": "str", "default": "province"},
             "enabled": {"type": "bool", "default": True},
+            "initial_password": {"type": "str", "no_log": True},
         },
         supports_check_mode=True,
     )
@@ -131,13 +137,20 @@ def main() -> None:
     wanted = {name: params[name] for name in FIELDS}
     platform = Platform(params["url"], params["token"], params["ca_path"])
     try:
-        status, before = platform.call("GET", f"/accounts/{email}")
-        before = before if status == 200 else None
+        status, stored = platform.call("GET", f"/accounts/{email}")
+        before = {name: stored[name] for name in FIELDS} if status == 200 else None
+        has_password = bool(stored.get("has_password", True)) if status == 200 else False
         changed = before != wanted
         created = before is None
         if changed and not module.check_mode:
             _status, answer = platform.call("PUT", f"/accounts/{email}", wanted)
             changed, created = bool(answer["changed"]), bool(answer["created"])
+        if params["initial_password"] and not has_password:
+            changed = True
+            if not module.check_mode:
+                platform.call(
+                    "PUT", f"/accounts/{email}/password", {"password": params["initial_password"]}
+                )
     except PlatformError as error:
         module.fail_json(msg=f"account {email}: {error}")
     result = {"changed": changed, "created": created, "account": {"email": email, **wanted}}

@@ -146,3 +146,23 @@ def test_openapi_is_published(client: TestClient) -> None:
     assert spec["openapi"].startswith("3.")
     assert "/api/v1/authz" in spec["paths"]
     assert "/api/v1/accounts/{email}" in spec["paths"]
+
+
+def test_stored_accounts_say_whether_a_password_is_set(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    headers = bearer(tokens["accounts"])
+    url = "/api/v1/accounts/ttbac@bac.lab.gov.vn"
+    client.put(url, json=account(), headers=headers)
+    stored = client.get(url, headers=headers).json()
+    assert stored == {**account(), "has_password": False}
+    assert (
+        client.put(f"{url}/password", json={"password": PASSWORD}, headers=headers).status_code
+        == 204
+    )
+    assert client.get(url, headers=headers).json()["has_password"] is True
+    listed = client.get("/api/v1/accounts", headers=headers).json()
+    assert list(listed) == ["ttbac@bac.lab.gov.vn"]
+    assert listed["ttbac@bac.lab.gov.vn"]["has_password"] is True
+    assert "password_hash" not in client.get(url, headers=headers).text
+    assert client.get("/api/v1/accounts", headers=bearer(tokens["catalog"])).status_code == 403

@@ -176,3 +176,13 @@ def test_deletes_are_audited_and_a_facility_with_cameras_needs_cascade(
     assert deleted["n1"]["detail"]["cameras"] == ["n1_cam01"]
     assert deleted["n1"]["detail"]["grantees"] == ["district:north"]
     assert len(created) == 1  # the audit entries of what was deleted stay
+
+
+def test_a_facility_lists_its_cameras(client: TestClient, tokens: dict[str, str]) -> None:
+    catalog(client, tokens["catalog"])
+    listed = client.get("/api/v1/facilities/n1/cameras", headers=bearer(tokens["reader"]))
+    assert listed.status_code == 200
+    assert [camera["id"] for camera in listed.json()] == sorted(c["id"] for c in listed.json())
+    assert listed.json() and set(listed.json()[0]) == {"id", "name", "zone"}
+    missing = client.get("/api/v1/facilities/nowhere/cameras", headers=bearer(tokens["reader"]))
+    assert missing.status_code == 404

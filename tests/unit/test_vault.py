@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from camops_platform.passwords import policy_problems
 from infra import vault
 from infra.loader import load
 from infra.validate import validate_path
@@ -48,10 +49,16 @@ def test_init_fills_the_vault_and_keeps_what_exists(
         assert access.isupper()
         assert len(stored[f"vault_object_store_{identity}_secret_key"]) >= 40
     assert len({stored[f"vault_object_store_{i}_secret_key"] for i in ("admin", "writer")}) == 2
-    # ... and the platform its database password and automation tokens.
-    assert len(stored["vault_platform_db_password"]) >= 32
+    # ... and the platform its automation tokens (no database password: peer authentication)
+    # and a first password for every account of accounts.yml, each meeting the policy.
+    assert "vault_platform_db_password" not in stored
     for name in ("registration", "accounts", "audit"):
         assert stored[f"vault_platform_token_{name}"].startswith("cpt_")
+    initial = stored["vault_platform_initial_passwords"]
+    assert set(initial) == {a.email for a in result.inventory.accounts}
+    for email, password in initial.items():
+        assert not policy_problems(password, email=email), email
+    first_passwords = dict(initial)
 
     lab.camera("lab_north_school", 0, lambda cam: cam.update(credential="vault_camera_new"))
     result = load(lab.path)
@@ -60,6 +67,7 @@ def test_init_fills_the_vault_and_keeps_what_exists(
     assert second.added == ["vault_camera_new"]
     stored = vault.read(first.file, password_file)
     assert stored["vault_camera_north_cam01"]["password"] == before  # nothing rotated or lost
+    assert stored["vault_platform_initial_passwords"] == first_passwords
     assert not [p for p in validate_path(lab.path, password_file) if "not defined" in p.message]
 
 
@@ -91,10 +99,16 @@ def test_cli_never_prints_secrets(lab: InventoryCopy, password_file: Path) -> No
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert "16 added, 0 kept" in run.stdout
+    assert "19 added, 0 kept" in run.stdout
     stored = vault.read(lab.path / vault.DEFAULT_VAULT_FILE, password_file)
-    for entry in stored.values():
-        secret = entry["password"] if isinstance(entry, dict) else entry
+    secrets = []
+    for name, entry in stored.items():
+        if name == "vault_platform_initial_passwords":
+            secrets.extend(entry.values())
+        else:
+            secrets.append(entry["password"] if isinstance(entry, dict) else entry)
+    assert len(secrets) == 19
+    for secret in secrets:
         assert secret not in run.stdout + run.stderr
     # ansible-vault itself reads what camops wrote
     view = subprocess.run(

@@ -708,6 +708,23 @@ def get_facility(facility_id: str, conn: Conn, actor: CatalogReader) -> Facility
     return Facility(**_get(conn, "facility", facility_id))
 
 
+class CameraEntry(BaseModel):
+    id: str
+    name: str
+    zone: str
+
+
+@app.get("/api/v1/facilities/{facility_id}/cameras", tags=["catalog"])
+def get_facility_cameras(facility_id: str, conn: Conn, actor: CatalogReader) -> list[CameraEntry]:
+    """The facility's cameras as stored (registration removes the ones no longer listed)."""
+    del actor
+    _get(conn, "facility", facility_id)
+    rows = conn.execute(
+        "SELECT id, name, zone FROM cameras WHERE facility_id = %s ORDER BY id", (facility_id,)
+    ).fetchall()
+    return [CameraEntry(id=row[0], name=row[1], zone=row[2]) for row in rows]
+
+
 @app.get("/api/v1/cameras/{camera_id}", tags=["catalog"])
 def get_camera(camera_id: str, conn: Conn, actor: CatalogReader) -> Camera:
     del actor
@@ -821,21 +838,47 @@ def put_account(
     return _put(conn, "account", email.lower(), body, actor)
 
 
+class StoredAccount(Account):
+    """An account as stored, and whether its person has a password yet (never the hash)."""
+
+    has_password: bool
+
+
+ACCOUNT_COLUMNS = ("full_name", "position", "unit", "phone", "note", "role", "scope", "enabled")
+
+
+@app.get("/api/v1/accounts", tags=["accounts"])
+def list_accounts(
+    conn: Conn, actor: Annotated[str, automation("accounts:write")]
+) -> dict[str, StoredAccount]:
+    """Every account by e-mail (the accounts playbook disables people no longer on a form)."""
+    del actor
+    rows = conn.execute(
+        f"SELECT email, {', '.join(ACCOUNT_COLUMNS)}, password_hash IS NOT NULL"  # noqa: S608  # fixed names
+        " FROM accounts ORDER BY email"
+    ).fetchall()
+    return {
+        row[0]: StoredAccount(
+            **dict(zip(ACCOUNT_COLUMNS, row[1:-1], strict=True)), has_password=row[-1]
+        )
+        for row in rows
+    }
+
+
 @app.get("/api/v1/accounts/{email}", tags=["accounts"])
 def get_account(
     email: str, conn: Conn, actor: Annotated[str, automation("accounts:write")]
-) -> Account:
+) -> StoredAccount:
     """A person's account as stored (what the accounts playbook compares with)."""
     del actor  # the token's scope is checked; reading is not audited
     row = conn.execute(
-        "SELECT full_name, position, unit, phone, note, role, scope, enabled FROM accounts"
-        " WHERE email = %s",
+        f"SELECT {', '.join(ACCOUNT_COLUMNS)}, password_hash IS NOT NULL"  # noqa: S608  # fixed names
+        " FROM accounts WHERE email = %s",
         (email.lower(),),
     ).fetchone()
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no account {email}")
-    names = ("full_name", "position", "unit", "phone", "note", "role", "scope", "enabled")
-    return Account(**dict(zip(names, row, strict=True)))
+    return StoredAccount(**dict(zip(ACCOUNT_COLUMNS, row[:-1], strict=True)), has_password=row[-1])
 
 
 @app.put("/api/v1/accounts/{email}/password", status_code=204, tags=["accounts"])
