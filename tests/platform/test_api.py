@@ -146,6 +146,20 @@ def test_openapi_is_published(client: TestClient) -> None:
     assert spec["openapi"].startswith("3.")
     assert "/api/v1/authz" in spec["paths"]
     assert "/api/v1/accounts/{email}" in spec["paths"]
+    for path, methods in {
+        "/api/v1/facilities/{facility_id}/grants": {"get", "put"},
+        "/api/v1/facilities/{facility_id}": {"get", "put", "delete"},
+        "/api/v1/cameras/{camera_id}": {"get", "put", "delete"},
+        "/api/v1/districts/{district_id}": {"get", "put"},
+        "/api/v1/exports": {"get", "post"},
+        "/api/v1/exports/{export_id}": {"get"},
+        "/api/v1/exports/{export_id}/file": {"get"},
+        "/playback/{camera}/index.m3u8": {"get"},
+        "/playback/{camera}/seg/{stem}.ts": {"get"},
+    }.items():
+        assert methods <= set(spec["paths"][path]), path
+    playlist = spec["paths"]["/playback/{camera}/index.m3u8"]["get"]
+    assert {p["name"] for p in playlist["parameters"]} >= {"from", "to"}
 
 
 def test_stored_accounts_say_whether_a_password_is_set(
