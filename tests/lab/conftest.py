@@ -93,3 +93,68 @@ def factory_reset(lab: lab_module.Lab) -> Iterator[None]:
 
 def lab_state_dir() -> Path:
     return ROOT / ".lab"
+
+
+#: Short recorder timings so that the lab tests see many closed segments within minutes.
+FAST = [
+    "-e",
+    "recorder_segment_seconds=10",
+    "-e",
+    "recorder_seal_interval=5s",
+    "-e",
+    "recorder_upload_interval=10s",
+]
+
+#: Every playbook run of the lab tests, for the secrets-in-logs check.
+PLAYBOOK_OUTPUT: list[str] = []
+
+
+def playbook(lab: lab_module.Lab, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            f"playbooks/{name}",
+            "-i",
+            lab.inventory.path,
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=lab_module.ansible_env(lab),
+        check=False,
+        timeout=1200,
+    )
+    PLAYBOOK_OUTPUT.append(run.stdout + run.stderr)
+    return run
+
+
+def recap(run: subprocess.CompletedProcess[str]) -> dict[str, dict[str, int]]:
+    """Host → counters of the PLAY RECAP."""
+    hosts: dict[str, dict[str, int]] = {}
+    for line in run.stdout[run.stdout.rfind("PLAY RECAP") :].splitlines()[1:]:
+        if ":" in line:
+            host, counters = line.split(":", 1)
+            hosts[host.strip()] = {
+                key: int(value) for key, value in (part.split("=") for part in counters.split())
+            }
+    return hosts
+
+
+@pytest.fixture(scope="session")
+def estate(lab: lab_module.Lab) -> lab_module.Lab:
+    """The lab rolled out: cameras with their vault credentials, the central side (object
+    store, recorders, platform), the NVRs, then the accounts and the catalog in the platform."""
+    cams = playbook(
+        lab,
+        "lab_cameras.yml",
+        "--skip-tags",
+        "validate_inventory",
+        "-e",
+        "lab_camera_install_packages=false",
+    )
+    assert cams.returncode == 0, cams.stdout[-3000:]
+    for name in ("central.yml", "nvr.yml", "accounts.yml", "platform_catalog.yml"):
+        run = playbook(lab, name, *FAST)
+        assert run.returncode == 0, f"{name}: " + run.stdout[-5000:] + run.stderr[-2000:]
+    return lab

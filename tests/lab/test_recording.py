@@ -29,66 +29,15 @@ from infra import vault
 from infra.lab import lab as lab_module
 from infra.lab.plan import LabHost
 from tests.helpers import ROOT
-from tests.lab.conftest import camops, ssh
+from tests.lab.conftest import FAST, camops, playbook, recap, ssh
 
-FAST = [
-    "-e",
-    "recorder_segment_seconds=10",
-    "-e",
-    "recorder_seal_interval=5s",
-    "-e",
-    "recorder_upload_interval=10s",
-]
 RECORDINGS = "/var/lib/camops/recordings"
 BUCKET = "recordings"
 
 
-def playbook(lab: lab_module.Lab, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            f"playbooks/{name}",
-            "-i",
-            lab.inventory.path,
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=lab_module.ansible_env(lab),
-        check=False,
-        timeout=1200,
-    )
-
-
-def recap(run: subprocess.CompletedProcess[str]) -> dict[str, dict[str, int]]:
-    """Host → counters of the PLAY RECAP."""
-    hosts: dict[str, dict[str, int]] = {}
-    for line in run.stdout[run.stdout.rfind("PLAY RECAP") :].splitlines()[1:]:
-        if ":" in line:
-            host, counters = line.split(":", 1)
-            hosts[host.strip()] = {
-                key: int(value) for key, value in (part.split("=") for part in counters.split())
-            }
-    return hosts
-
-
 @pytest.fixture(scope="module")
-def recording(lab: lab_module.Lab) -> lab_module.Lab:
-    """Cameras with their vault credentials, then the central side and the NVRs."""
-    cams = playbook(
-        lab,
-        "lab_cameras.yml",
-        "--skip-tags",
-        "validate_inventory",
-        "-e",
-        "lab_camera_install_packages=false",
-    )
-    assert cams.returncode == 0, cams.stdout[-3000:]
-    for name in ("central.yml", "nvr.yml"):
-        run = playbook(lab, name, *FAST)
-        assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
-    return lab
+def recording(estate: lab_module.Lab) -> lab_module.Lab:
+    return estate
 
 
 def host(lab: lab_module.Lab, name: str) -> LabHost:

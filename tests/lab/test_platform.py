@@ -1,0 +1,401 @@
+"""The central platform in the lab (issue [4]): the real service, database and nginx on
+central-1, reached over HTTPS as officials and automation reach it.
+
+R6 accounts and catalog through the modules, R7 role enforcement through nginx's
+auth_request, R8 every attempt in the hash-chained audit log, R5 exports need an approval.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from infra import vault
+from infra.lab import lab as lab_module
+from tests.helpers import ROOT
+from tests.lab.conftest import FAST, playbook, recap, ssh
+
+URL = "https://10.77.0.10"
+CA = ROOT / ".lab" / "ca" / "ca.pem"
+NORTH = "ttbac@bac.lab.gov.vn"  # district leader of lab_north
+STEERING = "nvthu@lab.gov.vn"  # provincial steering committee
+OPS = "lvvan@stttt.lab.gov.vn"  # ops engineer: no video
+#: A district-run facility of the other district, registered by the tests only.
+OTHER = "lab_south_clinic"
+OTHER_CAMERA = "south_clinic_cam01"
+
+
+def secrets(lab: lab_module.Lab) -> dict[str, Any]:
+    return vault.read(lab.vault_file, lab.vault_password_file)
+
+
+def client() -> httpx.Client:
+    return httpx.Client(base_url=URL, verify=ssl.create_default_context(cafile=str(CA)))
+
+
+def viewer(lab: lab_module.Lab, email: str) -> httpx.Client:
+    """A logged-in browser-like session of a lab person (first password from the vault)."""
+    session = client()
+    password = secrets(lab)["vault_platform_initial_passwords"][email]
+    answer = session.post("/api/v1/session", json={"email": email, "password": password})
+    assert answer.status_code == 204, answer.text
+    return session
+
+
+def module(lab: lab_module.Lab, name: str, args: dict[str, Any], *flags: str) -> dict[str, Any]:
+    """A camops module run ad hoc on the controller against the lab's platform."""
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible"),
+            "localhost",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-m",
+            name,
+            "-a",
+            json.dumps({"url": URL, "ca_path": str(CA), **args}),
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_STDOUT_CALLBACK": "json",
+            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        },
+        timeout=120,
+    )
+    assert args["token"] not in run.stdout + run.stderr
+    result: dict[str, Any] = json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert not result.get("failed"), result.get("msg")
+    return result
+
+
+def audit_access(lab: lab_module.Lab, *args: str) -> subprocess.CompletedProcess[str]:
+    token_file = lab.state / "audit-token"
+    token_file.write_text(secrets(lab)["vault_platform_token_audit"], encoding="utf-8")
+    token_file.chmod(0o600)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "infra.cli",
+            "audit",
+            "access",
+            "--url",
+            URL,
+            "--ca-file",
+            str(CA),
+            "--token-file",
+            str(token_file),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def audit_entries(lab: lab_module.Lab, **filters: str) -> list[dict[str, Any]]:
+    with client() as api:
+        answer = api.get(
+            "/api/v1/audit",
+            params=filters,
+            headers={"Authorization": f"Bearer {secrets(lab)['vault_platform_token_audit']}"},
+        )
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    assert body["chain_ok"], body
+    entries: list[dict[str, Any]] = body["entries"]
+    return entries
+
+
+@pytest.fixture(scope="module")
+def other_district(estate: lab_module.Lab) -> Iterator[lab_module.Lab]:
+    """A district-run facility in lab_south (the lab's only lab_south facility is the Military
+    Command's), registered for the module and deregistered after it."""
+    token = secrets(estate)["vault_platform_token_registration"]
+    facility = {
+        "token": token,
+        "id": OTHER,
+        "name": "Khu cách ly Trạm y tế Nam (lab)",
+        "district": "lab_south",
+        "district_name": "Huyện Nam (lab)",
+        "operator": "district",
+        "cameras": [{"id": OTHER_CAMERA, "name": "Cổng", "zone": "gate"}],
+        "grantees": ["district:lab_south"],
+    }
+    module(estate, "camops_platform_facility", facility)
+    yield estate
+    module(estate, "camops_platform_facility", {"token": token, "id": OTHER, "state": "absent"})
+
+
+def test_platform_playbooks_are_idempotent(estate: lab_module.Lab) -> None:
+    for name in ("accounts.yml", "platform_catalog.yml"):
+        for mode in ([], ["--check", "--diff"]):
+            run = playbook(estate, name, *FAST, *mode)
+            assert run.returncode == 0, run.stdout[-3000:]
+            changed = {h: c["changed"] for h, c in recap(run).items() if c["changed"]}
+            assert changed == {}, f"{name} {' '.join(mode)} on a converged lab changed: {changed}"
+
+
+def test_service_is_behind_tls_and_localhost_only(estate: lab_module.Lab) -> None:
+    listening = ssh(estate, estate.plan.host("central-1"), "ss -Hltn").stdout
+    assert "127.0.0.1:8100" in listening
+    assert "0.0.0.0:8100" not in listening
+    assert "*:8100" not in listening
+    with client() as api:
+        assert api.get("/").status_code == 200
+        assert "isSupported" in api.get("/hls/hls.min.js").text
+        spec = api.get("/api/v1/openapi.json").json()
+        assert "/api/v1/authz" in spec["paths"]
+        assert api.get("/live/north_cam01/index.m3u8").status_code == 401
+    # Plain HTTP only redirects.
+    answer = httpx.get("http://10.77.0.10/api/v1/me", follow_redirects=False)
+    assert answer.status_code == 301
+    assert answer.headers["location"].startswith("https://")
+
+
+def test_accounts_create_repeat_update_disable(estate: lab_module.Lab) -> None:
+    token = secrets(estate)["vault_platform_token_accounts"]
+    person = {
+        "token": token,
+        "email": "kiemthu.tam@nam.lab.gov.vn",
+        "full_name": "Đỗ Văn Tạm",
+        "position": "Phó Chủ tịch UBND huyện",
+        "unit": "UBND huyện Nam",
+        "phone": "0912 000 099",
+        "role": "district_leader",
+        "scope": "district:lab_south",
+    }
+    first = module(estate, "camops_platform_account", person)
+    assert first["changed"], first
+    repeat = module(estate, "camops_platform_account", person)
+    assert repeat["changed"] is False
+    updated = module(
+        estate, "camops_platform_account", {**person, "position": "Chủ tịch UBND huyện"}, "--diff"
+    )
+    assert updated["changed"] is True
+    assert updated["diff"]["after"]["position"] == "Chủ tịch UBND huyện"
+    disabled = module(
+        estate,
+        "camops_platform_account",
+        {**person, "position": "Chủ tịch UBND huyện", "enabled": False},
+    )
+    assert disabled["changed"] is True
+    actions = [e["action"] for e in audit_entries(estate, target=person["email"])]
+    assert actions[-3:] == ["account_create", "account_update", "account_update"][-3:]
+    assert actions.count("account_create") == 1
+
+
+def test_grants_create_repeat_update_remove(estate: lab_module.Lab) -> None:
+    token = secrets(estate)["vault_platform_token_registration"]
+    facility = {
+        "token": token,
+        "id": "lab_tmp_grants",
+        "name": "Khu cách ly tạm (lab)",
+        "district": "lab_north",
+        "operator": "district",
+        "cameras": [{"id": "tmp_grants_cam01", "name": "Cổng", "zone": "gate"}],
+        "grantees": ["district:lab_north"],
+    }
+    try:
+        created = module(estate, "camops_platform_facility", facility)
+        assert created["changed"] is True
+        assert module(estate, "camops_platform_facility", facility)["changed"] is False
+        north = viewer(estate, NORTH)
+        seen = [f["id"] for f in north.get("/api/v1/me").json()["facilities"]]
+        assert "lab_tmp_grants" in seen
+        checked = module(
+            estate, "camops_platform_facility", {**facility, "grantees": []}, "--check", "--diff"
+        )
+        assert checked["changed"] is True
+        assert checked["diff"]["before"]["grantees"] == ["district:lab_north"]
+        assert checked["diff"]["after"]["grantees"] == []
+        assert "lab_tmp_grants" in [f["id"] for f in north.get("/api/v1/me").json()["facilities"]]
+        removed = module(estate, "camops_platform_facility", {**facility, "grantees": []})
+        assert removed["actions"] == ["PUT /facilities/lab_tmp_grants/grants"]
+        seen = [f["id"] for f in north.get("/api/v1/me").json()["facilities"]]
+        assert "lab_tmp_grants" not in seen
+        assert north.get("/live/tmp_grants_cam01/index.m3u8").status_code == 403
+    finally:
+        gone = module(
+            estate,
+            "camops_platform_facility",
+            {"token": token, "id": "lab_tmp_grants", "state": "absent"},
+        )
+    assert gone["changed"] is True
+    actions = [e["action"] for e in audit_entries(estate, target="lab_tmp_grants")]
+    assert "facility_create" in actions
+    assert "grant_update" in actions
+    assert "facility_delete" in actions
+
+
+def test_roles_are_enforced_through_nginx_and_every_attempt_is_audited(
+    other_district: lab_module.Lab,
+) -> None:
+    lab = other_district
+    since = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
+    north = viewer(lab, NORTH)
+    assert {f["id"] for f in north.get("/api/v1/me").json()["facilities"]} == {"lab_north_school"}
+    playlist = north.get("/live/north_cam01/index.m3u8")
+    assert playlist.status_code == 200
+    assert "#EXTINF" in playlist.text
+    part = playlist.text.strip().splitlines()[-1]
+    assert north.get(f"/live/north_cam01/{part}").status_code == 200
+    assert north.get(f"/live/{OTHER_CAMERA}/index.m3u8").status_code == 403  # district B
+    assert north.get("/live/south_cam01/index.m3u8").status_code == 403  # Military Command
+
+    steering = viewer(lab, STEERING)
+    seen = {f["id"] for f in steering.get("/api/v1/me").json()["facilities"]}
+    assert seen == {"lab_north_school", "lab_south_barracks", OTHER}
+    for camera in ("north_cam01", "north_cam02", "south_cam01", "south_cam03"):
+        assert steering.get(f"/live/{camera}/index.m3u8").status_code == 200, camera
+
+    ops = viewer(lab, OPS)
+    assert ops.get("/live/north_cam01/index.m3u8").status_code == 403  # no video for ops
+    assert client().get("/live/north_cam01/index.m3u8").status_code == 401
+
+    views = [
+        (e["actor"], e["target"], e["outcome"])
+        for e in audit_entries(lab, since=since)
+        if e["action"] == "live_view"
+    ]
+    assert (NORTH, "north_cam01", "allowed") in views
+    assert (NORTH, OTHER_CAMERA, "denied") in views
+    assert (NORTH, "south_cam01", "denied") in views
+    assert (STEERING, "south_cam01", "allowed") in views
+    assert (OPS, "north_cam01", "denied") in views
+    assert ("anonymous", "north_cam01", "denied") in views
+    logins = [
+        (e["actor"], e["outcome"])
+        for e in audit_entries(lab, since=since)
+        if e["action"] == "login"
+    ]
+    assert (NORTH, "success") in logins
+    wrong = client().post("/api/v1/session", json={"email": NORTH, "password": "wrong-Pass-123"})
+    assert wrong.status_code == 401
+    failed = [e for e in audit_entries(lab, actor=NORTH) if e["outcome"] == "failed"]
+    assert failed
+    assert failed[-1]["source_ip"]  # from where
+
+
+def test_playback_of_a_time_range_and_exports_need_an_approval(
+    other_district: lab_module.Lab,
+) -> None:
+    lab = other_district
+    north = viewer(lab, NORTH)
+    end = datetime.now(UTC)
+    start = end - timedelta(minutes=10)
+    window = {"from": start.isoformat(), "to": end.isoformat()}
+    deadline = time.monotonic() + 90
+    while True:
+        playlist = north.get("/playback/north_cam01/index.m3u8", params=window)
+        if playlist.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+        window["to"] = datetime.now(UTC).isoformat()
+    assert playlist.status_code == 200, playlist.text
+    assert "#EXT-X-ENDLIST" in playlist.text
+    part = next(line for line in playlist.text.splitlines() if line.endswith(".ts"))
+    segment = north.get(f"/playback/north_cam01/{part}")
+    assert segment.status_code == 200
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "json", "-"],
+        input=segment.content,
+        capture_output=True,
+        check=False,
+        timeout=30,
+    )
+    assert json.loads(probe.stdout)["streams"][0]["codec_name"] == "h264"
+    assert north.get("/playback/south_cam01/index.m3u8", params=window).status_code == 403
+
+    body = {"camera": "north_cam01", "from": window["from"], "to": window["to"]}
+    refused = north.post("/api/v1/exports", json=body)
+    assert refused.status_code == 422
+    assert "approval_ref" in refused.text
+    created = north.post("/api/v1/exports", json={**body, "approval_ref": "123/UBND-VX ngày 28/11"})
+    assert created.status_code == 201, created.text
+    export_id = created.json()["id"]
+    deadline = time.monotonic() + 120
+    while (state := north.get(f"/api/v1/exports/{export_id}").json())["status"] == "requested":
+        assert time.monotonic() < deadline, state
+        time.sleep(2)
+    assert state["status"] == "ready", state
+    requests = [
+        (e["outcome"], e["detail"].get("approval_ref"))
+        for e in audit_entries(lab, actor=NORTH)
+        if e["action"] == "export_request"
+    ]
+    assert requests[-2][1] in (None, "")  # the refused one
+    assert requests[-1][1] == "123/UBND-VX ngày 28/11"
+
+
+def test_audit_chain_verifies_and_names_an_edited_row(estate: lab_module.Lab) -> None:
+    lab = estate
+    clean = audit_access(lab, "--user", NORTH)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "chain verified" in clean.stdout.lower() or "chain ok" in clean.stdout.lower()
+    central = lab.plan.host("central-1")
+    psql = "sudo -u postgres psql -d camops -qtAX -c"
+    last_login = "SELECT max(seq) FROM audit_log WHERE action = 'login'"
+    seq = int(ssh(lab, central, f'{psql} "{last_login}"').stdout.strip())
+    outcome = ssh(lab, central, f'{psql} "SELECT outcome FROM audit_log WHERE seq = {seq}"')  # noqa: S608  # an int
+    original = outcome.stdout.strip()
+    forged = "failed" if original == "success" else "success"
+
+    def set_outcome(value: str) -> None:
+        update = f"UPDATE audit_log SET outcome = '{value}' WHERE seq = {seq};"  # noqa: S608
+        sql = (
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;"
+            f" {update}"
+            " ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;"
+        )
+        assert ssh(lab, central, f'{psql} "{sql}"').returncode == 0
+
+    set_outcome(forged)
+    try:
+        broken = audit_access(lab, "--user", NORTH)
+        assert broken.returncode != 0
+        assert f"BROKEN at entry {seq}" in broken.stdout, broken.stdout
+    finally:
+        set_outcome(original)
+    assert audit_access(lab).returncode == 0
+
+
+def test_audit_export_runs_and_reports(estate: lab_module.Lab) -> None:
+    central = estate.plan.host("central-1")
+    assert (
+        ssh(
+            estate, central, "systemctl is-enabled camops-platform-audit-export.timer"
+        ).stdout.strip()
+        == "enabled"
+    )
+    run = ssh(estate, central, "sudo systemctl start camops-platform-audit-export.service")
+    assert run.returncode == 0, run.stderr
+    metrics = ssh(
+        estate,
+        central,
+        "cat /var/lib/prometheus/node-exporter/camops_platform_audit_export.prom",
+    ).stdout
+    assert "camops_platform_audit_export_last_success_timestamp_seconds" in metrics
