@@ -71,11 +71,15 @@ demo: setup
 	@echo "== camops lab up $(INVENTORY)"
 	camops lab up $(INVENTORY)
 	@echo
-	@echo "== central side: object store and central recorders (playbooks/central.yml)"
+	@echo "== central side: object store, central recorders, platform (playbooks/central.yml)"
 	ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/.lab/vault-pass ansible-playbook playbooks/central.yml -i $(INVENTORY)
 	@echo
 	@echo "== facility NVRs (playbooks/nvr.yml)"
 	ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/.lab/vault-pass ansible-playbook playbooks/nvr.yml -i $(INVENTORY)
+	@echo
+	@echo "== accounts from the registration forms, facilities and grants in the platform"
+	ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/.lab/vault-pass ansible-playbook playbooks/accounts.yml -i $(INVENTORY)
+	ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/.lab/vault-pass ansible-playbook playbooks/platform_catalog.yml -i $(INVENTORY)
 	@echo
 	@echo "== verification: camops lab status, camops lab verify $(INVENTORY)"
 	camops lab status $(INVENTORY)

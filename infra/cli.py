@@ -652,7 +652,31 @@ def lab_verify(inventory: str, sites: tuple[str, ...], wait_seconds: int) -> Non
     _stdout.print(
         f"{good}/{len(rows)} cameras recorded at the NVR, at central and in the WORM store"
     )
-    sys.exit(0 if rows and good == len(rows) else 1)
+    try:
+        checks = verify.viewers(model)
+    except Exception as error:  # the platform's state is reported, not raised
+        _stdout.print(f"viewer check: the platform did not answer ({error})")
+        sys.exit(1)
+    table = Table(title="Viewer check (R7): what each official sees", title_justify="left")
+    for column in ("official", "role", "facilities granted", "facilities shown", "live", "ok"):
+        table.add_column(column)
+    for check in checks:
+        table.add_row(
+            check.email,
+            check.role,
+            ", ".join(sorted(check.expected)),
+            ", ".join(sorted(check.seen)) or "-",
+            ", ".join(f"{cam} {code}" for cam, code in check.live.items()) or "-",
+            "yes" if check.ok else "NO",
+        )
+    _stdout.print(table)
+    viewers_ok = bool(checks) and all(check.ok for check in checks)
+    _stdout.print(
+        f"viewer: {verify.platform_url(model)}/ (trust {model.state / 'ca' / 'ca.pem'}); first"
+        " passwords: ansible-vault view "
+        f"{model.vault_file} --vault-password-file {model.vault_password_file}"
+    )
+    sys.exit(0 if rows and good == len(rows) and viewers_ok else 1)
 
 
 if __name__ == "__main__":

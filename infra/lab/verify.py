@@ -118,3 +118,59 @@ def wait(lab: Lab, sites: list[str], timeout: float) -> list[CameraCheck]:
 
 def now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@dataclass
+class ViewerCheck:
+    email: str
+    role: str
+    expected: list[str]  # facilities R7 grants (infra/access.py)
+    seen: list[str]  # facilities the platform shows after login
+    live: dict[str, int]  # camera → status of its live playlist through nginx
+
+    @property
+    def ok(self) -> bool:
+        return sorted(self.expected) == sorted(self.seen) and all(
+            status == 200 for status in self.live.values()
+        )
+
+
+def platform_url(lab: Lab) -> str:
+    host = next(h for h in lab.inventory.province.central.hosts if CentralRole.PLATFORM in h.roles)
+    return f"https://{host.ip}"
+
+
+def viewers(lab: Lab) -> list[ViewerCheck]:
+    """Each official with video rights logs in with the vault's first password and fetches one
+    live playlist per visible facility through nginx: the platform must show exactly what the
+    access matrix grants."""
+    import ssl  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+
+    from infra import access  # noqa: PLC0415
+
+    secrets = vault.read(lab.vault_file, lab.vault_password_file)
+    first = secrets.get(vault.INITIAL_PASSWORDS, {})
+    context = ssl.create_default_context(cafile=str(lab.state / "ca" / "ca.pem"))
+    checks = []
+    for account in lab.inventory.accounts:
+        expected = [f.id for f in access.visible_facilities(lab.inventory, account)]
+        if not expected or account.email.lower() not in first:
+            continue
+        check = ViewerCheck(account.email, account.role.value, expected, [], {})
+        with httpx.Client(base_url=platform_url(lab), verify=context, timeout=15) as client:
+            login = client.post(
+                "/api/v1/session",
+                json={"email": account.email, "password": first[account.email.lower()]},
+            )
+            if login.status_code == 204:
+                me = client.get("/api/v1/me").json()
+                check.seen = [f["id"] for f in me["facilities"]]
+                for facility in me["facilities"]:
+                    if facility["cameras"]:
+                        camera = facility["cameras"][0]["id"]
+                        answer = client.get(f"/live/{camera}/index.m3u8")
+                        check.live[camera] = answer.status_code
+        checks.append(check)
+    return checks
