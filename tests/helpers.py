@@ -60,3 +60,12 @@ def errors_at(problems: list[Problem], path: str, rule: str | None = None) -> li
         for p in problems
         if p.severity == "error" and p.path == path and (rule is None or p.rule == rule)
     ]
+
+
+def assert_no_secret(secret: str, text: str, where: str) -> None:
+    """Fail if ``secret`` appears in ``text`` — without printing either (a plain ``assert``
+    would show both in the failure report)."""
+    if secret and secret in text:
+        import pytest  # noqa: PLC0415
+
+        pytest.fail(f"{where}: a secret appears in it", pytrace=False)

@@ -23,7 +23,7 @@ import pytest
 
 from infra import vault
 from infra.lab import lab as lab_module
-from tests.helpers import ROOT
+from tests.helpers import ROOT, assert_no_secret
 from tests.lab.conftest import FAST, playbook, recap, ssh
 
 URL = "https://10.77.0.10"
@@ -83,7 +83,7 @@ def module(lab: lab_module.Lab, name: str, args: dict[str, Any], *flags: str) ->
         },
         timeout=120,
     )
-    assert args["token"] not in run.stdout + run.stderr
+    assert_no_secret(args["token"], run.stdout + run.stderr, f"{name} output")
     result: dict[str, Any] = json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
     assert not result.get("failed"), result.get("msg")
     return result
@@ -197,12 +197,21 @@ def test_accounts_create_repeat_update_disable(estate: lab_module.Lab) -> None:
     )
     assert updated["changed"] is True
     assert updated["diff"]["after"]["position"] == "Chủ tịch UBND huyện"
+    # Not on any form: the accounts playbook disables the account (and keeps it).
+    run = playbook(estate, "accounts.yml")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "kiemthu.tam@nam.lab.gov.vn" in run.stdout
+    with client() as api:
+        stored = api.get(
+            f"/api/v1/accounts/{person['email']}", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+    assert stored["enabled"] is False
     disabled = module(
         estate,
         "camops_platform_account",
         {**person, "position": "Chủ tịch UBND huyện", "enabled": False},
     )
-    assert disabled["changed"] is True
+    assert disabled["changed"] is False
     actions = [e["action"] for e in audit_entries(estate, target=person["email"])]
     assert actions[-3:] == ["account_create", "account_update", "account_update"][-3:]
     assert actions.count("account_create") == 1

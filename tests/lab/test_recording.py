@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from infra import vault
 from infra.lab import lab as lab_module
 from infra.lab.plan import LabHost
-from tests.helpers import ROOT
+from tests.helpers import ROOT, assert_no_secret
 from tests.lab.conftest import FAST, camops, playbook, recap, ssh
 
 RECORDINGS = "/var/lib/camops/recordings"
@@ -239,7 +239,9 @@ def test_audit_chain_in_the_worm_store(recording: lab_module.Lab) -> None:
     for facility in lab.inventory.facilities:
         for camera in facility.cameras:
             assert f"OK     {facility.id}/{camera.id}:" in run.stdout
-    assert secrets["vault_object_store_auditor_secret_key"] not in run.stdout + run.stderr
+    assert_no_secret(
+        secrets["vault_object_store_auditor_secret_key"], run.stdout + run.stderr, "audit output"
+    )
 
 
 def test_camera_outage_resumes_by_itself_and_shows_as_a_gap(

@@ -1,6 +1,6 @@
 """A real browser on the viewer page (issue [4]): Debian's headless Chromium logs in as a
-district official through nginx and TLS, sees only that district's facilities and plays live
-video with hls.js (the video element's clock advances).
+district official through nginx and TLS, sees only that district's facilities, plays live
+video with hls.js (the video element's clock advances) and plays back the last hour.
 
 Chromium trusts the lab's CA through an NSS database of its own (certutil), as a workstation
 of the province would after installing the CA: no certificate errors are ignored.
@@ -20,7 +20,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from infra.lab import lab as lab_module
 from tests.lab.test_platform import CA, NORTH, URL, secrets
@@ -97,3 +97,14 @@ def test_district_official_sees_own_facilities_and_live_video_plays(
         "const v = document.getElementById('player'); return [v.videoWidth, v.videoHeight]"
     )
     assert size == [640, 360]
+
+    # Playback of the default range (the last hour) of the same camera, from the recordings.
+    browser.find_element(By.ID, "back").click()
+    wait.until(expected_conditions.element_to_be_clickable((By.ID, "pb-play")))
+    Select(browser.find_element(By.ID, "pb-camera")).select_by_value(north.cameras[0].id)
+    browser.find_element(By.ID, "pb-play").click()
+    wait.until(lambda b: "→" in b.find_element(By.ID, "player-title").text)
+    WebDriverWait(browser, 45).until(lambda _b: position() > 1)
+    first = position()
+    time.sleep(4)
+    assert position() > first + 2, "the recording did not play"

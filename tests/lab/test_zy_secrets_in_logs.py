@@ -33,7 +33,9 @@ def values(data: Any) -> list[str]:
 
 def test_no_secret_in_any_log(estate: lab_module.Lab) -> None:
     secrets = values(vault.read(estate.vault_file, estate.vault_password_file))
-    assert len(secrets) >= 20  # cameras, S3 keys, tokens, first passwords
+    # (Only counts in assertions: pytest would print the values of a failing expression.)
+    count = len(secrets)
+    assert count >= 15, "cameras, S3 keys, tokens, first passwords expected in the vault"
     forms = {form for secret in secrets for form in (secret, quote(secret, safe=""))}
     texts = {"playbook output": "\n".join(PLAYBOOK_OUTPUT)}
     assert PLAYBOOK_OUTPUT, "the estate fixture ran no playbook?"

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from camops_platform import store
-from tests.helpers import ROOT
+from tests.helpers import ROOT, assert_no_secret
 
 PASSWORD = "Quan-Sat-2026!"
 BIN = Path(sys.executable).parent
@@ -142,7 +142,7 @@ def test_audit_access_command_against_the_running_service(
     assert "login" in run.stdout
     assert "failed" in run.stdout
     assert "chain OK" in run.stdout
-    assert reader not in run.stdout + run.stderr
+    assert_no_secret(reader, run.stdout + run.stderr, "audit access output")
     as_json = subprocess.run(
         [*cli, "--json", "--camera", "n1_cam01"], capture_output=True, text=True, check=False
     )
@@ -189,7 +189,7 @@ def account_module(service: str, token: str, *flags: str, **fields: str) -> dict
             "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
         },
     )
-    assert token not in run.stdout + run.stderr
+    assert_no_secret(token, run.stdout + run.stderr, "module output")
     result: dict[str, Any] = json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
     return result
 

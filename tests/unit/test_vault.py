@@ -12,7 +12,7 @@ from camops_platform.passwords import policy_problems
 from infra import vault
 from infra.loader import load
 from infra.validate import validate_path
-from tests.helpers import InventoryCopy
+from tests.helpers import InventoryCopy, assert_no_secret
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_cli_never_prints_secrets(lab: InventoryCopy, password_file: Path) -> No
             secrets.append(entry["password"] if isinstance(entry, dict) else entry)
     assert len(secrets) == 19
     for secret in secrets:
-        assert secret not in run.stdout + run.stderr
+        assert_no_secret(secret, run.stdout + run.stderr, "vault-init output")
     # ansible-vault itself reads what camops wrote
     view = subprocess.run(
         [
