@@ -11,13 +11,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from camops_platform import store
+from camops_platform import audit, store
 from tests.helpers import ROOT, assert_no_secret
 
 PASSWORD = "Quan-Sat-2026!"
@@ -157,11 +158,16 @@ def test_audit_access_command_against_the_running_service(
     assert "chain BROKEN at entry" in broken.stdout
 
 
-def account_module(service: str, token: str, *flags: str, **fields: str) -> dict[str, Any]:
+def account_module(service: str, token: str, *flags: str, **fields: Any) -> dict[str, Any]:
     """camops_platform_account run ad hoc on the controller; its JSON result."""
-    args = " ".join(
-        f"{key}='{value}'" for key, value in {"url": service, "token": token, **fields}.items()
-    )
+    return run_module("camops_platform_account", service, token, *flags, **fields)
+
+
+def run_module(
+    module_name: str, service: str, token: str, /, *flags: str, **fields: Any
+) -> dict[str, Any]:
+    """A camops module run ad hoc on the controller (arguments as JSON); its JSON result."""
+    args = json.dumps({"url": service, "token": token, **fields})
     run = subprocess.run(
         [
             str(BIN / "ansible"),
@@ -173,7 +179,7 @@ def account_module(service: str, token: str, *flags: str, **fields: str) -> dict
             "-e",
             f"ansible_python_interpreter={sys.executable}",
             "-m",
-            "camops_platform_account",
+            module_name,
             "-a",
             args,
             *flags,
@@ -221,3 +227,64 @@ def test_account_module_is_idempotent_with_check_and_diff(service: str, database
     refused = account_module(service, token, **{**fields, "scope": "province"})
     assert refused.get("failed") is True
     assert "district:<id>" in refused["msg"]
+
+
+def test_facility_module_create_repeat_update_deregister(service: str, database: str) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        token = store.new_token(conn, "registration", ["catalog:write", "catalog:read"])
+    facility = {
+        "id": "north_school",
+        "name": "Khu cách ly Trường THCS Bắc",
+        "district": "north",
+        "district_name": "Huyện Bắc",
+        "operator": "district",
+        "cameras": [
+            {"id": "north_cam01", "name": "Cổng", "zone": "gate", "ip": "10.0.0.1"},
+            {"id": "north_cam02", "name": "Sân", "zone": "yard"},
+        ],
+        "grantees": ["district:north"],
+    }
+    module = partial(run_module, "camops_platform_facility", service, token)
+    checked = module("--check", "--diff", **facility)
+    assert checked["changed"] is True
+    assert checked["diff"]["before"] == {}
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM facilities").fetchone() == (0,)  # check mode
+    created = module(**facility)
+    assert created["actions"] == [
+        "PUT /districts/north",
+        "PUT /facilities/north_school",
+        "PUT /cameras/north_cam01",
+        "PUT /cameras/north_cam02",
+        "PUT /facilities/north_school/grants",
+    ]
+    assert module(**facility)["changed"] is False
+    # One camera renamed, one gone, the grant withdrawn: exactly those calls, shown in the diff.
+    update = {
+        **facility,
+        "cameras": [{"id": "north_cam01", "name": "Cổng chính", "zone": "gate"}],
+        "grantees": [],
+    }
+    updated = module("--diff", **update)
+    assert updated["actions"] == [
+        "PUT /cameras/north_cam01",
+        "DELETE /cameras/north_cam02",
+        "PUT /facilities/north_school/grants",
+    ]
+    assert updated["diff"]["before"]["grantees"] == ["district:north"]
+    assert updated["diff"]["after"]["cameras"] == {
+        "north_cam01": {"name": "Cổng chính", "zone": "gate"}
+    }
+    assert module(**update)["changed"] is False
+    gone = module(id="north_school", state="absent")
+    assert gone["actions"] == ["DELETE /facilities/north_school?cascade=true"]
+    assert module(id="north_school", state="absent")["changed"] is False
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM cameras").fetchone() == (0,)
+        actions = [e["action"] for e in audit.rows(conn, target="north_school")]
+    assert "facility_create" in actions
+    assert "facility_delete" in actions
+    # Bad input is refused before any call, naming the field.
+    bad = module(**{**facility, "grantees": ["north"]})
+    assert bad["failed"] is True
+    assert "grantees" in bad["msg"]
