@@ -18,6 +18,7 @@ and ``upload`` sends sealed segments and closed day manifests to the WORM store.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import signal
 import subprocess
@@ -32,6 +33,9 @@ from urllib.parse import unquote, urlsplit
 from infra.recording import chain, retention
 
 SEGMENT_LIST = "segments.csv"
+#: The seal, upload and sweep timers all seal: one at a time per recordings root, or two could
+#: append the same segment's entry and fork the chain.
+SEAL_LOCK = ".seal.lock"
 FFMPEG = "/usr/bin/ffmpeg"
 
 
@@ -160,11 +164,15 @@ def sealable(camera_dir: Path, length: timedelta, now: datetime) -> list[retenti
 
 def seal_all(root: Path, length: timedelta, now: datetime) -> int:
     """Seal every closed, unsealed segment, oldest first. Returns how many were sealed."""
+    if not root.is_dir():
+        return 0
     sealed = 0
-    for camera_dir in retention.cameras(root):
-        for segment in sealable(camera_dir, length, now):
-            chain.seal(camera_dir.name, camera_dir, segment.path, segment.start)
-            sealed += 1
+    with (root / SEAL_LOCK).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        for camera_dir in retention.cameras(root):
+            for segment in sealable(camera_dir, length, now):
+                chain.seal(camera_dir.name, camera_dir, segment.path, segment.start)
+                sealed += 1
     return sealed
 
 

@@ -278,3 +278,27 @@ def test_recorder_passes_ffmpeg_messages_on_redacted(
     err = capfd.readouterr().err
     assert "rtsp://127.0.0.1/stream1" in err
     assert "Sup3rSecret" not in err
+
+
+def test_concurrent_sealers_never_fork_the_chain(tmp_path: Path) -> None:
+    """The seal, upload and sweep timers all seal; run at once they must not append the same
+    segment twice (found in the lab: a forked chain in the WORM store)."""
+    import os  # noqa: PLC0415
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    from infra.recording import agent  # noqa: PLC0415
+
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    camera_dir = tmp_path / CAMERA
+    paths = [
+        write_segment(tmp_path, now - (40 - i) * LENGTH, payload=bytes([i])) for i in range(30)
+    ]
+    for path in paths:
+        old = (now - 50 * LENGTH).timestamp()
+        os.utime(path, (old, old))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        counts = list(pool.map(lambda _: agent.seal_all(tmp_path, LENGTH, now), range(8)))
+    assert sum(counts) == 30
+    entries = [e["segment"] for p in chain.manifests(camera_dir) for e in chain.read_entries(p)]
+    assert entries == [path.name for path in paths]
+    assert chain.verify(CAMERA, camera_dir, RETENTION, now).ok
