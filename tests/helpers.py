@@ -69,3 +69,46 @@ def assert_no_secret(secret: str, text: str, where: str) -> None:
         import pytest  # noqa: PLC0415
 
         pytest.fail(f"{where}: a secret appears in it", pytrace=False)
+
+
+def ansible_module(name: str, args: dict[str, Any], *flags: str) -> dict[str, Any]:
+    """A module of ``library/`` run ad hoc on the controller (arguments as JSON), as a play's
+    ``delegate_to: localhost`` task runs it; its JSON result. The ``token`` argument, if any,
+    must not appear in Ansible's output."""
+    import json  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible"),
+            "localhost",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-m",
+            name,
+            "-a",
+            json.dumps(args),
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_STDOUT_CALLBACK": "json",
+            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        },
+        timeout=120,
+    )
+    assert_no_secret(str(args.get("token", "")), run.stdout + run.stderr, f"{name} output")
+    plays = json.loads(run.stdout)["plays"]
+    result: dict[str, Any] = plays[0]["tasks"][0]["hosts"]["localhost"]
+    return result

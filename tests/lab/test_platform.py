@@ -8,14 +8,12 @@ auth_request, R8 every attempt in the hash-chained audit log, R5 exports need an
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +21,7 @@ import pytest
 
 from infra import vault
 from infra.lab import lab as lab_module
-from tests.helpers import ROOT, assert_no_secret
+from tests.helpers import ROOT, ansible_module
 from tests.lab.conftest import FAST, playbook, recap, ssh
 
 URL = "https://10.77.0.10"
@@ -55,36 +53,8 @@ def viewer(lab: lab_module.Lab, email: str) -> httpx.Client:
 
 def module(lab: lab_module.Lab, name: str, args: dict[str, Any], *flags: str) -> dict[str, Any]:
     """A camops module run ad hoc on the controller against the lab's platform."""
-    run = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible"),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-m",
-            name,
-            "-a",
-            json.dumps({"url": URL, "ca_path": str(CA), **args}),
-            *flags,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_STDOUT_CALLBACK": "json",
-            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        },
-        timeout=120,
-    )
-    assert_no_secret(args["token"], run.stdout + run.stderr, f"{name} output")
-    result: dict[str, Any] = json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    del lab  # the lab's platform: URL and CA
+    result = ansible_module(name, {"url": URL, "ca_path": str(CA), **args}, *flags)
     assert not result.get("failed"), result.get("msg")
     return result
 

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from camops_platform import audit, store
-from tests.helpers import ROOT, assert_no_secret
+from tests.helpers import ansible_module, assert_no_secret
 
 PASSWORD = "Quan-Sat-2026!"
 BIN = Path(sys.executable).parent
@@ -166,38 +166,8 @@ def account_module(service: str, token: str, *flags: str, **fields: Any) -> dict
 def run_module(
     module_name: str, service: str, token: str, /, *flags: str, **fields: Any
 ) -> dict[str, Any]:
-    """A camops module run ad hoc on the controller (arguments as JSON); its JSON result."""
-    args = json.dumps({"url": service, "token": token, **fields})
-    run = subprocess.run(
-        [
-            str(BIN / "ansible"),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-m",
-            module_name,
-            "-a",
-            args,
-            *flags,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_STDOUT_CALLBACK": "json",
-            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        },
-    )
-    assert_no_secret(token, run.stdout + run.stderr, "module output")
-    result: dict[str, Any] = json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    return result
+    """A camops module run ad hoc against the test service; its JSON result."""
+    return ansible_module(module_name, {"url": service, "token": token, **fields}, *flags)
 
 
 def test_account_module_is_idempotent_with_check_and_diff(service: str, database: str) -> None:
