@@ -86,3 +86,9 @@ def tokens(database: str) -> dict[str, str]:
             "audit": store.new_token(conn, "auditor", ["audit:read"]),
             "reader": store.new_token(conn, "reader", ["catalog:read"]),
         }
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Segments made once per module (tests/platform/media.py), copied into each test's root."""
+    return tmp_path_factory.mktemp("segments")

@@ -50,6 +50,11 @@ def make_segment(path: Path, title: str) -> None:
     )
 
 
+def iso(moment: datetime) -> str:
+    """A query or body timestamp as a client sends it (UTC, ``Z``)."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def stem(camera: str, start: datetime) -> str:
     return f"{camera}-{start:%Y%m%dT%H%M%SZ}"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,11 @@ from fastapi.testclient import TestClient
 
 from camops_platform import audit
 from tests.platform.api import catalog, log_in, person
-from tests.platform.media import LENGTH, START, probe, record
+from tests.platform.media import LENGTH, START, iso, probe, record
 
 CAMERA = "n1_cam01"
 NORTH = "north@lab.gov.vn"
 APPROVAL = "123/UBND-VX"
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("segments")
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def body(**extra: object) -> dict[str, object]:

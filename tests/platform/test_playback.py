@@ -13,20 +13,10 @@ from fastapi.testclient import TestClient
 
 from camops_platform import audit
 from tests.platform.api import catalog, log_in, person
-from tests.platform.media import LENGTH, START, probe, record, stem
+from tests.platform.media import LENGTH, START, iso, probe, record, stem
 
 CAMERA = "n1_cam01"
 NORTH = "north@lab.gov.vn"
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Segments made once per module, copied into each test's recordings root."""
-    return tmp_path_factory.mktemp("segments")
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def playlist_url(camera: str, start: datetime, end: datetime) -> str:
