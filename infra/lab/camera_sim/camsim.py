@@ -64,8 +64,17 @@ def factory_state(config: dict[str, Any]) -> dict[str, Any]:
         "ntp": {"from_dhcp": False, "servers": []},
         "datetime_type": "Manual",
         "clock_offset_s": float(factory.get("clock_offset_s", 0)),
-        "encoder": dict(factory["encoder"]),
+        "encoder": _within_capabilities(config, dict(factory["encoder"])),
     }
+
+
+def _within_capabilities(config: dict[str, Any], encoder: dict[str, Any]) -> dict[str, Any]:
+    """The factory encoder, limited to what the camera can do (an outdated camera's)."""
+    sizes, max_fps = capabilities(config)
+    if (int(encoder["width"]), int(encoder["height"])) not in sizes:
+        encoder["width"], encoder["height"] = sizes[0]
+    encoder["fps"] = min(int(encoder["fps"]), max_fps)
+    return encoder
 
 
 def load_state(config: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +126,17 @@ ADMIN_OPERATIONS = {
     "SetVideoEncoderConfiguration",
 }
 RESOLUTIONS = [(640, 360), (1280, 720), (1920, 1080)]
+MAX_FPS = 30
+
+
+def capabilities(config: dict[str, Any]) -> tuple[list[tuple[int, int]], int]:
+    """(resolutions, max frame rate) the encoder can do: the config's ``capabilities`` (an
+    outdated camera for conformance tests) or a current camera's."""
+    declared = config.get("capabilities") or {}
+    sizes = [(int(w), int(h)) for w, h in declared.get("resolutions") or RESOLUTIONS]
+    return sizes, int(declared.get("max_fps") or MAX_FPS)
+
+
 MAX_SKEW = timedelta(minutes=5)
 
 
@@ -497,13 +517,14 @@ class Device:
         sizes = "".join(
             f"<tt:ResolutionsAvailable><tt:Width>{w}</tt:Width><tt:Height>{h}</tt:Height>"
             "</tt:ResolutionsAvailable>"
-            for w, h in RESOLUTIONS
+            for w, h in capabilities(self.config)[0]
         )
         return (
             "<trt:GetVideoEncoderConfigurationOptionsResponse><trt:Options>"
             "<tt:QualityRange><tt:Min>1</tt:Min><tt:Max>10</tt:Max></tt:QualityRange>"
             f"<tt:H264>{sizes}<tt:GovLengthRange><tt:Min>1</tt:Min><tt:Max>150</tt:Max>"
-            "</tt:GovLengthRange><tt:FrameRateRange><tt:Min>1</tt:Min><tt:Max>30</tt:Max>"
+            "</tt:GovLengthRange><tt:FrameRateRange><tt:Min>1</tt:Min>"
+            f"<tt:Max>{capabilities(self.config)[1]}</tt:Max>"
             "</tt:FrameRateRange><tt:EncodingIntervalRange><tt:Min>1</tt:Min><tt:Max>1</tt:Max>"
             "</tt:EncodingIntervalRange><tt:H264ProfilesSupported>Baseline"
             "</tt:H264ProfilesSupported></tt:H264></trt:Options>"
@@ -527,10 +548,13 @@ class Device:
             gov = int(_text(conf, "tt:H264/tt:GovLength", str(fps * 2)))
         except ValueError as error:
             raise Fault("Sender", "ConfigModify", f"bad number: {error}") from error
-        if (width, height) not in RESOLUTIONS:
+        sizes, max_fps = capabilities(self.config)
+        if (width, height) not in sizes:
             raise Fault("Sender", "ConfigModify", f"resolution {width}x{height} not supported")
-        if not 1 <= fps <= 30 or not 64 <= bitrate <= 16384 or not 1 <= gov <= 150:
-            raise Fault("Sender", "ConfigModify", "frame rate, bit rate or GOP out of range")
+        if not 1 <= fps <= max_fps:
+            raise Fault("Sender", "ConfigModify", f"frame rate {fps} not supported (1-{max_fps})")
+        if not 64 <= bitrate <= 16384 or not 1 <= gov <= 150:
+            raise Fault("Sender", "ConfigModify", "bit rate or GOP out of range")
         state["encoder"] = {
             "width": width,
             "height": height,
@@ -607,7 +631,7 @@ class RtspCamera:
         self.glib, self.gst, self.rtsp_server = glib, gst, rtsp_server
         self.config = load_config()
         self.server = rtsp_server.RTSPServer()
-        self.server.set_address("0.0.0.0")  # noqa: S104  # the camera LAN address
+        self.server.set_address(self.config.get("listen", "0.0.0.0"))  # noqa: S104  # camera LAN
         self.server.set_service(str(self.config["rtsp_port"]))
         self.auth = rtsp_server.RTSPAuth()
         self.auth.set_supported_methods(gst_rtsp.RTSPAuthMethod.DIGEST)
@@ -727,7 +751,8 @@ def serve() -> None:
     device = Device()
     load_state(device.config)  # the factory state on first boot
     Handler.device = device
-    http = ThreadingHTTPServer(("0.0.0.0", int(device.config["onvif_port"])), Handler)  # noqa: S104
+    listen = device.config.get("listen", "0.0.0.0")  # noqa: S104  # the camera LAN address
+    http = ThreadingHTTPServer((listen, int(device.config["onvif_port"])), Handler)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     rtsp = RtspCamera(GLib, Gst, GstRtsp, GstRtspServer)
 
