@@ -180,3 +180,29 @@ def test_stored_accounts_say_whether_a_password_is_set(
     assert listed["ttbac@bac.lab.gov.vn"]["has_password"] is True
     assert "password_hash" not in client.get(url, headers=headers).text
     assert client.get("/api/v1/accounts", headers=bearer(tokens["catalog"])).status_code == 403
+
+
+def test_camera_viewers_are_who_the_authorization_lets_in(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    catalog(client, tokens["catalog"])
+    people = {
+        "north@lab.gov.vn": account(),
+        "steer@lab.gov.vn": account(role="provincial_steering", scope="province"),
+        "gone@lab.gov.vn": account(enabled=False),
+        "ops@lab.gov.vn": account(role="ops_engineer", scope="province"),
+    }
+    for email, body in people.items():
+        client.put(f"/api/v1/accounts/{email}", json=body, headers=bearer(tokens["accounts"]))
+
+    def viewers(camera: str, token: str = tokens["audit"]) -> list[str] | int:
+        response = client.get(f"/api/v1/cameras/{camera}/viewers", headers=bearer(token))
+        if response.status_code != 200:
+            return response.status_code
+        return [viewer["email"] for viewer in response.json()]
+
+    assert viewers("n1_cam01") == ["north@lab.gov.vn", "steer@lab.gov.vn"]
+    assert viewers("s1_cam01") == ["steer@lab.gov.vn"]  # another district: steering only
+    assert viewers("n2_cam01") == ["steer@lab.gov.vn"]  # run by the Military Command
+    assert viewers("nope") == 404
+    assert viewers("n1_cam01", tokens["catalog"]) == 403  # auditors' scope only

@@ -731,6 +731,32 @@ def get_camera(camera_id: str, conn: Conn, actor: CatalogReader) -> Camera:
     return Camera(**_get(conn, "camera", camera_id))
 
 
+class Viewer(Strict):
+    email: str
+    role: str
+    scope: str
+
+
+@app.get(
+    "/api/v1/cameras/{camera_id}/viewers",
+    tags=["audit"],
+    responses={404: {"description": "no such camera"}},
+)
+def camera_viewers(
+    camera_id: str, conn: Conn, who: Annotated[str, automation("audit:read")]
+) -> list[Viewer]:
+    """R7: the accounts that may watch this camera now, as the video authorization decides.
+
+    For auditors and for the site rollout's verification (compared with the model's access
+    matrix, both ways).
+    """
+    del who
+    viewers = store.camera_viewers(conn, camera_id)
+    if viewers is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id}")
+    return [Viewer(**viewer) for viewer in viewers]
+
+
 @app.delete("/api/v1/cameras/{camera_id}", tags=["catalog"])
 def delete_camera(
     camera_id: str,

@@ -238,6 +238,19 @@ def visible_facilities(conn: psycopg.Connection[Any], account_id: int) -> set[st
     }
 
 
+def camera_viewers(conn: psycopg.Connection[Any], camera: str) -> list[dict[str, str]] | None:
+    """Who may watch this camera now (the same view the authorization reads); None: no camera."""
+    facility = camera_facility(conn, camera)
+    if facility is None:
+        return None
+    rows = conn.execute(
+        "SELECT a.email, a.role, a.scope FROM account_facilities af"
+        " JOIN accounts a ON a.id = af.account_id WHERE af.facility_id = %s ORDER BY a.email",
+        (facility,),
+    )
+    return [{"email": row[0], "role": row[1], "scope": row[2]} for row in rows]
+
+
 def camera_facility(conn: psycopg.Connection[Any], camera: str) -> str | None:
     row = conn.execute("SELECT facility_id FROM cameras WHERE id = %s", (camera,)).fetchone()
     return None if row is None else str(row[0])
