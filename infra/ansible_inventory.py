@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.access import platform_grantees
+from infra.access import can_view, platform_grantees
 from infra.model import Facility, Inventory
 from infra.placement import recorder_jobs
 
@@ -62,6 +62,11 @@ def facility_vars(inventory: Inventory, facility: Facility) -> HostVars:
         "camops_district_name": inventory.district_name(facility.district),
         # R7: whom the central platform grants this facility to (registration writes it).
         "camops_platform_grantees": platform_grantees(facility),
+        # R7: who may watch it remotely per the model (the rollout's verification compares the
+        # platform's answer with this, in both directions).
+        "camops_expected_viewers": sorted(
+            account.email.lower() for account in inventory.accounts if can_view(account, facility)
+        ),
     }
 
 
@@ -77,6 +82,7 @@ def build(inventory: Inventory, inventory_dir: str) -> Spec:
         "camops_districts": [district.model_dump(mode="json") for district in province.districts],
         "camops_wireguard": province.central.wireguard.model_dump(mode="json"),
         "camops_central_network": str(province.central.network),
+        "camops_ops_ranges": [str(net) for net in province.central.ops_ranges],
     }
 
     central = spec.group("central")
@@ -135,6 +141,9 @@ def build(inventory: Inventory, inventory_dir: str) -> Spec:
             {
                 "ansible_host": str(facility.nvr.ip),
                 "camops_device": "nvr",
+                # The NVR is on the camera LAN, which the WAN never reaches: Ansible goes
+                # through the router's SSH, allowed to open only the NVR's port 22.
+                "camops_ssh_jump_host": str(facility.router.wan_ip.ip),
             },
         )
         spec.host(

@@ -175,6 +175,13 @@ class Central(Strict):
     network: IPv4Network
     hosts: list[CentralHost] = Field(min_length=1)
     wireguard: WireGuard
+    ops_ranges: list[IPv4Network] = Field(
+        default_factory=list,
+        description=(
+            "where ops engineers' SSH comes from over a site's WAN (the bastion's addresses); "
+            "empty: site routers accept SSH only through the tunnel"
+        ),
+    )
 
 
 class Sizing(Strict):
