@@ -569,7 +569,8 @@ class Run:
         wanted = self.encoder
         if wanted is None or current == wanted.as_dict():
             return
-        self.act(f"set the encoder to {wanted.text()} (was {Encoder(**current).text()})")
+        # Recorded once it applies: a camera that refuses the settings is left unchanged.
+        action = f"set the encoder to {wanted.text()} (was {Encoder(**current).text()})"
         if self.dry_run:
             offer = await self._offer(media, profile)
             if offer is not None and not offer.allows(wanted):
@@ -577,6 +578,7 @@ class Run:
                     "encoder_refused",
                     f"cannot do the encoder settings {wanted.text()}: {offer.text()}",
                 )
+            self.act(action)
             out.encoder = out.after["encoder"] = wanted.as_dict()
             return
         configuration.Encoding = ENCODINGS.get(wanted.codec, wanted.codec.upper())
@@ -594,6 +596,7 @@ class Run:
                 f"refused the encoder settings {wanted.text()}: {_fault_text(error)}"
                 + (f" ({offer.text()})" if offer is not None else ""),
             ) from None
+        self.act(action)
         token = {"ConfigurationToken": configuration.token}
         out.encoder = _encoder(await self.call(media.GetVideoEncoderConfiguration(token)))
         out.after["encoder"] = out.encoder
