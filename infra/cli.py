@@ -544,6 +544,86 @@ def audit_retention(
     _stdout.print(table)
 
 
+def _run_playbook(
+    playbook: str,
+    inventory: str,
+    extra_vars: dict[str, str],
+    vault_password_file: Path | None,
+    ansible_args: tuple[str, ...],
+) -> None:
+    """Run one of camops' playbooks with this environment's ansible-playbook; exit with its code.
+
+    The inventory is validated first (the playbook validates it again on the controller).
+    """
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    model = _inventory(inventory)
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ)
+    env.setdefault("ANSIBLE_CONFIG", str(root / "ansible.cfg"))
+    if vault_password_file is None and "ANSIBLE_VAULT_PASSWORD_FILE" not in env:
+        lab_password = root / ".lab" / "vault-pass"
+        if model.name == "lab" and lab_password.exists():
+            vault_password_file = lab_password
+    if vault_password_file is not None:
+        env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_password_file.resolve())
+    command = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        str(root / "playbooks" / playbook),
+        "-i",
+        str(Path(model.path).resolve()),
+    ]
+    for key, value in extra_vars.items():
+        command += ["-e", f"{key}={value}"]
+    command += list(ansible_args)
+    click.echo("+ " + " ".join(command), err=True)
+    sys.exit(subprocess.run(command, env=env, check=False).returncode)  # noqa: S603
+
+
+_VAULT_OPTION = click.option(
+    "--vault-password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Ansible Vault password file (default: ANSIBLE_VAULT_PASSWORD_FILE; the lab's own).",
+)
+
+
+def _known_site(inventory: str, site: str) -> None:
+    model = _inventory(inventory)
+    if site not in {facility.id for facility in model.facilities}:
+        known = ", ".join(sorted(facility.id for facility in model.facilities))
+        raise click.BadParameter(f"'{site}' is not a facility of {inventory}; facilities: {known}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("site")
+@click.option("-i", "--inventory", default="inventories/lab", show_default=True)
+@_VAULT_OPTION
+@click.argument("ansible_args", nargs=-1, type=click.UNPROCESSED)
+def rollout(
+    site: str, inventory: str, vault_password_file: Path | None, ansible_args: tuple[str, ...]
+) -> None:
+    """Roll out facility SITE with playbooks/site_rollout.yml (router, cameras, NVR,
+    registration, verification). Further arguments go to ansible-playbook (e.g. --check --diff).
+    """
+    _known_site(inventory, site)
+    _run_playbook("site_rollout.yml", inventory, {"site": site}, vault_password_file, ansible_args)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("site")
+@click.option("-i", "--inventory", default="inventories/lab", show_default=True)
+@_VAULT_OPTION
+@click.argument("ansible_args", nargs=-1, type=click.UNPROCESSED)
+def verify(
+    site: str, inventory: str, vault_password_file: Path | None, ansible_args: tuple[str, ...]
+) -> None:
+    """Verify facility SITE (playbooks/site_verify.yml): recording at the NVR and at central,
+    live view, who may watch."""
+    _known_site(inventory, site)
+    _run_playbook("site_verify.yml", inventory, {"site": site}, vault_password_file, ansible_args)
+
+
 @main.group()
 def lab() -> None:
     """The podman lab: the inventory's hosts, networks and simulated cameras."""
@@ -645,12 +725,15 @@ def lab_verify(inventory: str, sites: tuple[str, ...], wait_seconds: int) -> Non
             row.nvr_newest or "-",
             str(row.central_segments),
             str(row.stored_objects),
-            "yes" if row.ok else "NO",
+            ("yes" if row.ok else "NO") if row.connected else "not connected (R2)",
         )
     _stdout.print(table)
-    good = sum(row.ok for row in rows)
+    connected = [row for row in rows if row.connected]
+    good = sum(row.ok for row in connected)
     _stdout.print(
-        f"{good}/{len(rows)} cameras recorded at the NVR, at central and in the WORM store"
+        f"{good}/{len(connected)} connected cameras recorded at the NVR, at central and in the"
+        f" WORM store; {len(rows) - len(connected)} not connected (non-conforming: see"
+        " reports/conformance/)"
     )
     try:
         checks = verify.viewers(model)
@@ -676,7 +759,7 @@ def lab_verify(inventory: str, sites: tuple[str, ...], wait_seconds: int) -> Non
         " passwords: ansible-vault view "
         f"{model.vault_file} --vault-password-file {model.vault_password_file}"
     )
-    sys.exit(0 if rows and good == len(rows) and viewers_ok else 1)
+    sys.exit(0 if connected and good == len(connected) and viewers_ok else 1)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import hashlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import yaml
 from infra import loader, vault
 from infra.lab import image, podman
 from infra.lab.plan import LABEL, HostKind, LabHost, LabPlan, LabPlanError, build
+from infra.lab.proxy import PORT as PROXY_PORT
 from infra.lab.proxy import Proxy
 from infra.model import Inventory
 from infra.problems import errors
@@ -109,21 +109,47 @@ class Lab:
     def host_dir(self, host: LabHost) -> Path:
         return self.state / "hosts" / host.name
 
-    def ssh_args(self, host: LabHost) -> list[str]:
+    def _ssh_options(self) -> list[str]:
         return [
-            "ssh",
             "-i",
-            str(self.ssh_key),
+            str(self.ssh_key.resolve()),
             "-o",
-            f"UserKnownHostsFile={self.known_hosts}",
+            f"UserKnownHostsFile={self.known_hosts.resolve()}",
             "-o",
             "StrictHostKeyChecking=yes",
             "-o",
             "BatchMode=yes",
             "-o",
             "ConnectTimeout=3",
-            f"camops@{host.address}",
         ]
+
+    def jump_host(self, host: LabHost) -> LabHost | None:
+        """The router an NVR is reached through (the WAN never reaches a camera LAN)."""
+        if host.kind is not HostKind.NVR:
+            return None
+        return next(h for h in self.plan.hosts if h.router and h.facility == host.facility)
+
+    def proxy_command(self, host: LabHost) -> str | None:
+        """ssh's ProxyCommand for a host behind its site router, or None."""
+        jump = self.jump_host(host)
+        if jump is None:
+            return None
+        return " ".join(["ssh", *self._ssh_options(), "-W", "%h:%p", f"camops@{jump.address}"])
+
+    def shell_args(self, host: LabHost) -> list[str]:
+        """A command line that runs ONE shell command string on a lab host, as ``camops``.
+
+        SSH for servers and routers (through the site router for NVRs, as Ansible goes);
+        ``podman exec`` for cameras: real cameras have no shell, the lab's simulators are
+        fixtures reached from the outside, whatever the site's firewall allows.
+        """
+        if host.kind is HostKind.CAMERA:
+            return ["podman", "exec", "--user", "camops", host.container, "sh", "-c"]
+        args = ["ssh", *self._ssh_options()]
+        proxy = self.proxy_command(host)
+        if proxy:
+            args += ["-o", f"ProxyCommand={proxy}"]
+        return [*args, f"camops@{host.address}"]
 
 
 def open_lab(inventory_path: str, state: Path = STATE) -> Lab:
@@ -271,8 +297,13 @@ def _run_args(lab: Lab, host: LabHost, images: dict[str, str]) -> list[str]:
         if attachment.network.podman_addressing:
             options = f"ip={attachment.ip},{options}"
         args += ["--network", f"{attachment.network.name}:{options}"]
+    if host.forwards:
+        # WireGuard in userspace (wireguard-go: this kernel has no wireguard module) and
+        # routing between the host's networks, set by the site_router / wireguard_hub roles.
+        args += ["--device", "/dev/net/tun", "--security-opt", "unmask=/proc/sys"]
     if host.router:
-        args += ["--security-opt", "unmask=/proc/sys", "--sysctl", "net.ipv4.ip_forward=1"]
+        # An unconfigured site router forwards (a fresh site is open until its rollout).
+        args += ["--sysctl", "net.ipv4.ip_forward=1"]
     args.append(images[host.image])
     return args
 
@@ -319,13 +350,23 @@ def _remove_routes(lab: Lab) -> None:
 
 
 def _keyscan(host: LabHost) -> str:
-    result = subprocess.run(  # noqa: S603
-        ["ssh-keyscan", "-T", "2", "-t", "ed25519", str(host.address)],  # noqa: S607
-        capture_output=True,
-        text=True,
+    """The host's SSH key as a known_hosts line, once its sshd runs.
+
+    Read from the container rather than scanned over the network: after a site rollout the
+    NVR is reachable only through its router, and the lab still knows its own hosts.
+    """
+    result = podman.run(
+        "exec",
+        host.container,
+        "sh",
+        "-c",
+        "systemctl is-active --quiet ssh.service && cat /etc/ssh/ssh_host_ed25519_key.pub",
         check=False,
     )
-    return result.stdout.strip()
+    if result.returncode != 0:
+        return ""
+    key_type, key = result.stdout.split()[:2]
+    return f"{host.address} {key_type} {key}"
 
 
 def _wait_ssh(lab: Lab, timeout: float = 90) -> None:
@@ -351,6 +392,9 @@ def _wait_ssh(lab: Lab, timeout: float = 90) -> None:
 def lab_hosts_document(lab: Lab) -> dict[str, Any]:
     """The Ansible connection settings of the lab, merged with the model's inventory."""
     state = lab.state.resolve()
+    common_ssh_args = (
+        f"-o UserKnownHostsFile={state / 'ssh' / 'known_hosts'} -o StrictHostKeyChecking=yes"
+    )
     hostvars: dict[str, Any] = {}
     cameras: dict[str, Any] = {}
     for host in lab.plan.hosts:
@@ -373,21 +417,30 @@ def lab_hosts_document(lab: Lab) -> dict[str, Any]:
                 "bitrate_kbps": camera.bitrate_kbps,
                 "credential": camera.credential,
             }
+            # The simulator is a fixture: provisioned through podman, whatever the site's
+            # firewall allows (real cameras are configured over ONVIF from their NVR).
+            entry.update(
+                ansible_connection="containers.podman.podman",
+                ansible_host=host.container,
+                ansible_user="root",
+            )
             cameras[host.name] = entry
         else:
+            proxy = lab.proxy_command(host)
+            if proxy:
+                entry["ansible_ssh_common_args"] = f"{common_ssh_args} -o ProxyCommand='{proxy}'"
             hostvars[host.name] = entry
     return {
         "all": {
             "vars": {
                 "ansible_user": "camops",
                 "ansible_ssh_private_key_file": str(state / "ssh" / "id_ed25519"),
-                "ansible_ssh_common_args": (
-                    f"-o UserKnownHostsFile={state / 'ssh' / 'known_hosts'} "
-                    "-o StrictHostKeyChecking=yes"
-                ),
+                "ansible_ssh_common_args": common_ssh_args,
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "camops_lab": True,
                 "camops_lab_proxy": lab.proxy.url,
+                # What a site's NVR may reach besides central: the lab's package proxy.
+                "camops_package_proxy": f"{lab.proxy.address}:{PROXY_PORT}",
             },
             "hosts": hostvars,
             "children": {"lab_cameras": {"hosts": cameras}},
@@ -456,7 +509,7 @@ def _cameras_running(lab: Lab) -> bool:
     def active(host: LabHost) -> bool:
         return (
             subprocess.run(  # noqa: S603
-                [*lab.ssh_args(host), "systemctl", "is-active", "--quiet", "camsim.service"],
+                [*lab.shell_args(host), "systemctl is-active --quiet camsim.service"],
                 capture_output=True,
                 check=False,
             ).returncode
@@ -610,21 +663,25 @@ class HostStatus:
         return healthy
 
 
-def _answers(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def _camera_services(lab: Lab, host: LabHost) -> str:
+    """Which of RTSP and ONVIF answer on the camera's address, tried from the camera itself
+    (the site's firewall decides who else may connect)."""
     facility = lab.inventory.facility(host.facility or "")
     camera = next(c for c in facility.cameras if c.id == host.camera_id)
     found = [
         name
         for name, port in (("rtsp", camera.rtsp_port), ("onvif", camera.onvif_port))
-        if _answers(str(host.address), port)
+        if podman.run(
+            "exec",
+            host.container,
+            "timeout",
+            "2",
+            "bash",
+            "-c",
+            f"exec 3<>/dev/tcp/{host.address}/{port}",
+            check=False,
+        ).returncode
+        == 0
     ]
     return " ".join(found)
 
@@ -640,7 +697,7 @@ def status(inventory_path: str) -> tuple[Lab, list[HostStatus]]:
         if state == "running" and lab.known_hosts.exists():
             ssh = (
                 subprocess.run(  # noqa: S603
-                    [*lab.ssh_args(host), "true"], capture_output=True, check=False
+                    [*lab.shell_args(host), "true"], capture_output=True, check=False
                 ).returncode
                 == 0
             )

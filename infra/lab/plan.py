@@ -9,8 +9,10 @@ Pure data derived from the model, so it is unit-tested without podman:
   the lab's init sets the inventory's addresses, so the controller has no address on it and
   reaches a site only through its router, as in production.
 
-The central host on the WAN (the WireGuard hub) routes the camera LANs through the routers'
-WAN addresses, a stand-in for the tunnels until the site rollout builds them.
+The controller routes the camera LANs through the routers' WAN addresses: an unconfigured
+site router forwards them (a fresh site is open), a rolled-out one drops everything from the
+WAN. The central hub reaches the camera LANs only through the WireGuard tunnels that the site
+rollout builds; the lab gives it and the routers a TUN device for ``wireguard-go``.
 """
 
 from __future__ import annotations
@@ -103,6 +105,18 @@ class LabHost:
     @property
     def router(self) -> bool:
         return self.kind is HostKind.ROUTER
+
+    @property
+    def wireguard_hub(self) -> bool:
+        """The central host on the WAN: it terminates the sites' tunnels."""
+        return self.kind is HostKind.CENTRAL and any(
+            a.network.kind is NetKind.WAN for a in self.attachments
+        )
+
+    @property
+    def forwards(self) -> bool:
+        """Routes packets between its networks (needs a TUN device and IP forwarding)."""
+        return self.router or self.wireguard_hub
 
 
 @dataclass
@@ -221,12 +235,4 @@ def build(inventory: Inventory) -> LabPlan:
             cam.attachments.append(Attachment(lan, camera.ip, camera.mac.lower()))
             hosts.append(cam)
         routes.append(Route(facility.camera_subnet, router.wan_ip.ip))
-
-    # Until the site rollout builds the WireGuard tunnels (issue [5]), the hub reaches the
-    # camera LANs through the routers' WAN addresses, as the controller does.
-    for lab_host in hosts:
-        if lab_host.kind is HostKind.CENTRAL and any(
-            a.network.kind is NetKind.WAN for a in lab_host.attachments
-        ):
-            lab_host.routes = list(routes)
     return LabPlan(inventory.name, networks, hosts, routes, wan.gateway)

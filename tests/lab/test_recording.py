@@ -64,7 +64,7 @@ def fetch(lab: lab_module.Lab, where: str, camera: str, into: Path) -> Path:
     """Copy a camera's recordings folder from a host, as an auditor would."""
     run = subprocess.run(
         [
-            *lab.ssh_args(host(lab, where)),
+            *lab.shell_args(host(lab, where)),
             f"sudo tar --warning=no-file-changed -C {RECORDINGS} -cf - {camera}",
         ],
         capture_output=True,

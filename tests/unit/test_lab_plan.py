@@ -30,7 +30,7 @@ def test_lab_plan_from_the_lab_inventory() -> None:
     ]
     assert plan.controller_ip == IPv4Address("10.78.0.1")
     kinds = [h.kind for h in plan.hosts]
-    assert kinds.count(HostKind.CAMERA) == 6
+    assert kinds.count(HostKind.CAMERA) == 7
     assert kinds.count(HostKind.ROUTER) == kinds.count(HostKind.NVR) == 2
     router = plan.host("rtr-north")
     assert router.router
@@ -48,9 +48,11 @@ def test_lab_plan_from_the_lab_inventory() -> None:
         ("10.79.1.0/24", "10.78.0.11"),
         ("10.79.2.0/24", "10.78.0.12"),
     }
-    # The hub reaches the camera LANs through the routers until the tunnels exist.
-    assert hub.routes == plan.routes
-    assert not nvr.routes
+    # The hub reaches the camera LANs only through the tunnels the site rollout builds.
+    assert not hub.routes
+    assert hub.wireguard_hub and hub.forwards
+    assert not nvr.routes and not nvr.forwards
+    assert plan.host("rtr-north").forwards
 
 
 def test_camera_lans_have_no_podman_addressing() -> None:
@@ -92,6 +94,12 @@ def test_lab_hosts_document() -> None:
     doc = lab_module.lab_hosts_document(lab)
     assert doc["all"]["vars"]["ansible_user"] == "camops"
     cameras = doc["all"]["children"]["lab_cameras"]["hosts"]
-    assert cameras["south_cam02"]["ansible_host"] == "10.79.2.12"
+    # Camera simulators are fixtures reached through podman, whatever the site firewall allows.
+    assert cameras["south_cam02"]["ansible_host"] == "camops-lab-south_cam02"
+    assert cameras["south_cam02"]["ansible_connection"] == "containers.podman.podman"
+    # NVRs through their router (the only SSH path once the router is rolled out).
+    nvr_args = doc["all"]["hosts"]["nvr-south"]["ansible_ssh_common_args"]
+    assert "ProxyCommand='ssh " in nvr_args
+    assert nvr_args.endswith("-W %h:%p camops@10.78.0.12'")
     assert cameras["south_cam02"]["lab_camera_device"]["onvif_port"] == 8080
     assert doc["all"]["hosts"]["rtr-south"]["ansible_host"] == "10.78.0.12"
