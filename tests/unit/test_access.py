@@ -67,7 +67,7 @@ def test_csv_has_a_row_per_visible_camera() -> None:
     inv = _inventory(INVENTORIES / "lab")
     rows = list(csv.DictReader(io.StringIO(access.to_csv(inv))))
     provincial = [r for r in rows if r["email"] == "nvthu@lab.gov.vn"]
-    assert len(provincial) == 6
+    assert len(provincial) == 7
     district = [r for r in rows if r["email"] == "ttbac@bac.lab.gov.vn"]
     assert {r["camera_id"] for r in district} == {"north_cam01", "north_cam02", "north_cam03"}
     ops = [r for r in rows if r["role"] == "ops_engineer"]

@@ -48,6 +48,7 @@ def test_placement_is_stable_and_reaches_the_ansible_inventory(lab: InventoryCop
         "south_cam01",
         "south_cam02",
         "south_cam03",
+        "south_cam04",
     ]
     assert cameras[0]["facility"] == "lab_north_school"
     assert cameras[0]["credential"] == "vault_camera_north_cam01"

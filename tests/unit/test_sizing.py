@@ -30,8 +30,8 @@ def test_lab_facility_figures() -> None:
     assert north.uplink_mbps == pytest.approx(1.536 * 1.15)
     assert [c.gb_per_day for c in north.cameras] == pytest.approx([5.5296] * 3)
     central = report.central
-    assert central.cameras == 6
-    assert central.storage_gb == pytest.approx(2 * 597.1968)
+    assert central.cameras == 7  # south_cam04 too: storage is planned for every camera
+    assert central.storage_gb == pytest.approx(7 * 199.0656)
     assert central.recorder_nodes == 1  # lab: min 1 node, 3.07 Mbit/s << 400
 
 
@@ -40,8 +40,8 @@ def test_headroom_and_node_capacity_are_configurable() -> None:
     assert result.inventory is not None
     factors = Sizing(headroom=0.5, recorder_node_capacity_mbps=1.0, recorder_min_nodes=1)
     report = sizing.size(result.inventory, factors)
-    assert report.central.storage_gb == pytest.approx(6 * 199.0656 / 1.2 * 1.5)
-    assert report.central.recorder_nodes == math.ceil(6 * 0.512 / 1.0) == 4
+    assert report.central.storage_gb == pytest.approx(7 * 199.0656 / 1.2 * 1.5)
+    assert report.central.recorder_nodes == math.ceil(7 * 0.512 / 1.0) == 4
 
 
 def test_retention_override_extends_storage(lab: InventoryCopy) -> None:

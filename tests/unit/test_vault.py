@@ -25,7 +25,7 @@ def password_file(tmp_path: Path) -> Path:
 def test_missing_references_are_errors(lab: InventoryCopy, password_file: Path) -> None:
     problems = validate_path(lab.path, password_file)
     missing = [p for p in problems if "is not defined" in p.message]
-    assert len(missing) == 6
+    assert len(missing) == 7
     assert missing[0].rule == "SECRET"
 
 
@@ -35,7 +35,7 @@ def test_init_fills_the_vault_and_keeps_what_exists(
     result = load(lab.path)
     assert result.inventory is not None
     first = vault.init(result.inventory, password_file)
-    assert len([name for name in first.added if name.startswith("vault_camera_")]) == 6
+    assert len([name for name in first.added if name.startswith("vault_camera_")]) == 7
     raw = first.file.read_bytes()
     assert raw.startswith(b"$ANSIBLE_VAULT")
     stored = vault.read(first.file, password_file)
@@ -99,7 +99,7 @@ def test_cli_never_prints_secrets(lab: InventoryCopy, password_file: Path) -> No
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert "19 added, 0 kept" in run.stdout
+    assert "20 added, 0 kept" in run.stdout
     stored = vault.read(lab.path / vault.DEFAULT_VAULT_FILE, password_file)
     secrets = []
     for name, entry in stored.items():
@@ -107,7 +107,7 @@ def test_cli_never_prints_secrets(lab: InventoryCopy, password_file: Path) -> No
             secrets.extend(entry.values())
         else:
             secrets.append(entry["password"] if isinstance(entry, dict) else entry)
-    assert len(secrets) == 19
+    assert len(secrets) == 20
     for secret in secrets:
         assert_no_secret(secret, run.stdout + run.stderr, "vault-init output")
     # ansible-vault itself reads what camops wrote
