@@ -195,3 +195,76 @@ def test_stale_or_forged_tokens_are_refused(camsim: tuple[ModuleType, int]) -> N
     assert b"out of range" in body
     status, body = device.handle(token(now, "wrong"), "127.0.0.1")
     assert (status, b"NotAuthorized" in body) == (400, True)
+
+
+def media_call(port: int, user: str, password: str, operation: str, *args: Any) -> Any:
+    async def scenario() -> Any:
+        camera = ONVIFCamera("127.0.0.1", port, user, password, adjust_time=True)
+        try:
+            await camera.update_xaddrs()
+            media = await camera.create_media_service()
+            return await getattr(media, operation)(*args)
+        finally:
+            await camera.close()
+
+    return asyncio.run(scenario())
+
+
+def test_an_outdated_camera_offers_and_accepts_only_its_capabilities(
+    camsim: tuple[ModuleType, int],
+) -> None:
+    module, port = camsim
+    current = module.Handler.device.config
+    assert module.capabilities(current) == (module.RESOLUTIONS, 30)
+    current["capabilities"] = {"resolutions": [[320, 180]], "max_fps": 15}
+    options = media_call(
+        port,
+        "admin",
+        "12345",
+        "GetVideoEncoderConfigurationOptions",
+        {"ConfigurationToken": "vec_main"},
+    )
+    assert [(r.Width, r.Height) for r in options.H264.ResolutionsAvailable] == [(320, 180)]
+    assert (options.H264.FrameRateRange.Min, options.H264.FrameRateRange.Max) == (1, 15)
+    configuration = media_call(port, "admin", "12345", "GetProfiles")[0].VideoEncoderConfiguration
+    configuration.Resolution.Width, configuration.Resolution.Height = 640, 360
+    with pytest.raises(Fault, match="resolution 640x360 not supported"):
+        media_call(
+            port,
+            "admin",
+            "12345",
+            "SetVideoEncoderConfiguration",
+            {"Configuration": configuration, "ForcePersistence": True},
+        )
+    configuration.Resolution.Width, configuration.Resolution.Height = 320, 180
+    configuration.RateControl.FrameRateLimit = 25
+    with pytest.raises(Fault, match=r"frame rate 25 not supported \(1-15\)"):
+        media_call(
+            port,
+            "admin",
+            "12345",
+            "SetVideoEncoderConfiguration",
+            {"Configuration": configuration, "ForcePersistence": True},
+        )
+    configuration.RateControl.FrameRateLimit = 15
+    media_call(
+        port,
+        "admin",
+        "12345",
+        "SetVideoEncoderConfiguration",
+        {"Configuration": configuration, "ForcePersistence": True},
+    )
+    assert module.load_state(current)["encoder"]["width"] == 320
+
+
+def test_an_outdated_camera_leaves_the_factory_within_its_capabilities(
+    camsim: tuple[ModuleType, int],
+) -> None:
+    module, _ = camsim
+    config = {
+        **module.Handler.device.config,
+        "capabilities": {"resolutions": [[320, 180]], "max_fps": 15},
+    }
+    encoder = module.factory_state(config)["encoder"]
+    assert (encoder["width"], encoder["height"], encoder["fps"]) == (320, 180, 15)
+    assert module.factory_state(module.Handler.device.config)["encoder"]["width"] == 640
