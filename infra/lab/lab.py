@@ -35,6 +35,11 @@ from infra.validate import validate
 
 STATE = Path(".lab")
 LAB_HOSTS_FILE = "lab-hosts.yml"
+#: What the simulated camera hardware can do, by the inventory's camera model (default: what
+#: camsim does by default). An outdated model lets the lab show a non-conforming camera (R2).
+LAB_CAMERA_MODELS: dict[str, dict[str, Any]] = {
+    "gst-rtsp-sim-2015": {"resolutions": [[320, 180]], "max_fps": 15},
+}
 REQUIRED_TOOLS = (
     "podman",
     "runc",
@@ -417,6 +422,9 @@ def lab_hosts_document(lab: Lab) -> dict[str, Any]:
                 "bitrate_kbps": camera.bitrate_kbps,
                 "credential": camera.credential,
             }
+            capabilities = LAB_CAMERA_MODELS.get(camera.model)
+            if capabilities:
+                entry["lab_camera_capabilities"] = capabilities
             # The simulator is a fixture: provisioned through podman, whatever the site's
             # firewall allows (real cameras are configured over ONVIF from their NVR).
             entry.update(

@@ -198,8 +198,8 @@ def test_camera_viewers_are_who_the_authorization_lets_in(
     def viewers(camera: str, token: str = tokens["audit"]) -> list[str] | int:
         response = client.get(f"/api/v1/cameras/{camera}/viewers", headers=bearer(token))
         if response.status_code != 200:
-            return response.status_code
-        return [viewer["email"] for viewer in response.json()]
+            return int(response.status_code)
+        return [str(viewer["email"]) for viewer in response.json()]
 
     assert viewers("n1_cam01") == ["north@lab.gov.vn", "steer@lab.gov.vn"]
     assert viewers("s1_cam01") == ["steer@lab.gov.vn"]  # another district: steering only
