@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 INVENTORY ?= inventories/lab
+# The facilities `make demo` rolls out (one site_rollout.yml run each).
+SITES ?= lab_north_school lab_south_barracks
 STAMP := $(VENV)/.setup-stamp
 
 export PATH := $(BIN):$(PATH)
@@ -74,13 +76,14 @@ demo: setup
 	@echo "== central side: object store, central recorders, platform (playbooks/central.yml)"
 	ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/.lab/vault-pass ansible-playbook playbooks/central.yml -i $(INVENTORY)
 	@echo
-	@echo "== facility NVRs (playbooks/nvr.yml)"
-	ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/.lab/vault-pass ansible-playbook playbooks/nvr.yml -i $(INVENTORY)
-	@echo
-	@echo "== accounts from the registration forms, facilities and grants in the platform"
+	@echo "== accounts from the registration forms (playbooks/accounts.yml)"
 	ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/.lab/vault-pass ansible-playbook playbooks/accounts.yml -i $(INVENTORY)
-	ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/.lab/vault-pass ansible-playbook playbooks/platform_catalog.yml -i $(INVENTORY)
 	@echo
+	@for site in $(SITES); do \
+	  echo "== rollout of facility $$site: router, cameras, NVR, registration, verification (camops rollout $$site)"; \
+	  camops rollout $$site -i $(INVENTORY) || exit 1; \
+	  echo; \
+	done
 	@echo "== verification: camops lab status, camops lab verify $(INVENTORY)"
 	camops lab status $(INVENTORY)
 	camops lab verify $(INVENTORY)

@@ -112,3 +112,30 @@ def test_validate_module_in_check_mode_reports_no_change(lab: InventoryCopy) -> 
     run = validate_module(lab.path, "", "--check")
     assert run.returncode == 0, run.stdout
     assert "changed: false" in run.stdout
+
+
+def test_rollout_refuses_bad_input_before_any_host_is_touched(lab: InventoryCopy) -> None:
+    """The site rollout's pre-flight checks run on the controller and stop the play with a
+    message naming the fix; no site or central host is contacted (there is no lab here)."""
+    lab.facility("lab_south_barracks", lambda f: f.update(status="standby", status_ref="QĐ 1/2026"))
+    cases = [
+        ([], "name the facility to roll out: -e site=<facility id>"),
+        (["-e", "site=nowhere"], "site=nowhere is not a facility of this inventory"),
+        (["-e", "site=lab_south_barracks"], "has status 'standby' in the inventory"),
+        # No vault in this copy: the secrets are named, with the command that creates them.
+        (["-e", "site=lab_north_school"], "missing from the vault: vault_camera_north_cam01"),
+    ]
+    for extra, message in cases:
+        run = ansible("ansible-playbook", "playbooks/site_rollout.yml", "-i", lab.path, *extra)
+        assert run.returncode != 0, run.stdout[-2000:]
+        assert message in " ".join(run.stdout.split()), run.stdout[-3000:]
+        # Only the validation (on the controller) and the pre-flight checks ran: nothing was
+        # changed and no host was connected to (unreachable would count it: there is no lab).
+        recap = run.stdout[run.stdout.rfind("PLAY RECAP") :]
+        touched = [
+            line.split(":")[0].strip()
+            for line in recap.splitlines()[1:]
+            if ":" in line and ("changed=0" not in line or "unreachable=0" not in line)
+        ]
+        assert touched == [], f"{extra}: hosts were reached: {touched}"
+        assert "TASK [wireguard_hub" not in run.stdout

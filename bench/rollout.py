@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Benchmark: a fresh 3-camera facility rollout, its idempotent re-run and its --check --diff.
+
+"Fresh" means: the facility is deregistered centrally (site_deregister.yml: hub peer, central
+recorder jobs, platform catalog), and its router, NVR and cameras are new containers (cameras at
+their factory credentials and encoder), as on the day a facility is mobilised; the central side
+stays converged (central.yml and accounts.yml run first, not timed). Packages come from the
+lab's package cache (a warm mirror, as a province's rollout has).
+
+Prints figures with the changed counts; asserts nothing. Targets (issue [5]): fresh <= 90 s,
+re-run <= 20 s with changed=0. Usage: python bench/rollout.py [--site ID] [--rounds N] [INVENTORY]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CAMOPS = [sys.executable, "-m", "infra.cli"]
+
+
+def env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_VAULT_PASSWORD_FILE": str(ROOT / ".lab" / "vault-pass"),
+    }
+
+
+def playbook(inventory: str, name: str, *extra: str) -> tuple[float, int, str]:
+    """Seconds, total changed of the PLAY RECAP, output; exits on failure."""
+    start = time.monotonic()
+    run = subprocess.run(  # noqa: S603
+        [str(BIN / "ansible-playbook"), f"playbooks/{name}", "-i", inventory, *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env(),
+        cwd=ROOT,
+    )
+    seconds = time.monotonic() - start
+    if run.returncode != 0:
+        sys.exit(f"{name} {' '.join(extra)} failed:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}")
+    recap = run.stdout[run.stdout.rfind("PLAY RECAP") :]
+    changed = sum(int(n) for n in re.findall(r"changed=(\d+)", recap))
+    return seconds, changed, run.stdout
+
+
+def camops(*args: str) -> None:
+    subprocess.run([*CAMOPS, *args], check=True, cwd=ROOT, capture_output=True)  # noqa: S603
+
+
+def fresh_site(inventory: str, site: str) -> None:
+    """Deregister the facility centrally and give it new hosts at factory state."""
+    sys.path.insert(0, str(ROOT))
+    from infra.lab import lab as lab_module  # noqa: PLC0415
+
+    playbook(inventory, "site_deregister.yml", "-e", f"site={site}")
+    lab = lab_module.open_lab(inventory)
+    containers = [host.container for host in lab.plan.hosts if host.facility == site]
+    subprocess.run(["podman", "rm", "--force", "--time", "2", *containers], check=True)  # noqa: S607
+    camops("lab", "up", inventory)  # new containers; camera simulators at factory state
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("inventory", nargs="?", default="inventories/lab")
+    parser.add_argument("--site", default="lab_north_school")
+    parser.add_argument("--rounds", type=int, default=2)
+    options = parser.parse_args()
+    inventory, site = options.inventory, options.site
+    camops("lab", "up", inventory)
+    for name in ("central.yml", "accounts.yml"):
+        playbook(inventory, name)
+    fresh, rerun = [], []
+    for round_no in range(1, options.rounds + 1):
+        fresh_site(inventory, site)
+        seconds, changed, _ = playbook(inventory, "site_rollout.yml", "-e", f"site={site}")
+        fresh.append(seconds)
+        print(f"round {round_no}: fresh rollout of {site} {seconds:.1f}s (changed={changed})")
+        seconds, changed, _ = playbook(inventory, "site_rollout.yml", "-e", f"site={site}")
+        rerun.append(seconds)
+        print(f"round {round_no}: re-run {seconds:.1f}s (changed={changed})")
+        seconds, changed, _ = playbook(
+            inventory, "site_rollout.yml", "-e", f"site={site}", "--check", "--diff"
+        )
+        print(f"round {round_no}: --check --diff {seconds:.1f}s (changed={changed})")
+    print(
+        f"fresh rollout: median {statistics.median(fresh):.1f}s, max {max(fresh):.1f}s "
+        "(target 90s)"
+    )
+    print(
+        f"re-run: median {statistics.median(rerun):.1f}s, max {max(rerun):.1f}s (target 20s); "
+        f"ratio re-run/fresh {statistics.median(rerun) / statistics.median(fresh):.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
