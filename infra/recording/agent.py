@@ -118,17 +118,42 @@ def redact(text: str, url: str) -> str:
     return clean
 
 
+#: ffmpeg's complaint when the camera's timestamps go back (it restarted or was reconfigured).
+TIME_WENT_BACK = "Non-monotonous DTS"
+#: This many in a row and the stream-copy outputs stall (ffmpeg bumps each timestamp by one
+#: tick, so neither the segment nor the live playlist ever advances): start over.
+TIME_WENT_BACK_LIMIT = 30
+#: Our exit status then (EX_TEMPFAIL): systemd restarts the unit, a new segment begins.
+EXIT_RESTART = 75
+
+
 def run_redacted(args: list[str], url: str) -> int:
     """Run ffmpeg, passing its messages on without the credentials; its exit status is ours.
 
-    systemd stops the whole unit (both processes) and restarts it when ffmpeg ends.
+    systemd stops the whole unit (both processes) and restarts it when ffmpeg ends. When the
+    camera's clock goes back (a camera restart, a new encoder setting), ffmpeg is stopped and the
+    recorder exits with :data:`EXIT_RESTART`, so recording resumes at once in a new segment.
     """
     process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     assert process.stderr is not None  # noqa: S101  # stderr=PIPE
+    went_back = 0
     for raw in process.stderr:
-        sys.stderr.write(redact(raw.decode("utf-8", "replace"), url))
-        sys.stderr.flush()
+        line = raw.decode("utf-8", "replace")
+        went_back = went_back + 1 if TIME_WENT_BACK in line else 0
+        if went_back == TIME_WENT_BACK_LIMIT:
+            print(
+                "the camera's timestamps went back (restarted or reconfigured): "
+                "starting a new segment",
+                file=sys.stderr,
+                flush=True,
+            )
+            process.terminate()
+            process.wait()
+            return EXIT_RESTART
+        if went_back <= 3:  # the first few are worth reading; the rest are the same
+            sys.stderr.write(redact(line, url))
+            sys.stderr.flush()
     return process.wait()
 
 

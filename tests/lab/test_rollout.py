@@ -71,6 +71,9 @@ def remote_module(
 
 def infra_host(lab: lab_module.Lab, name: str) -> Any:
     """A testinfra host over Ansible's own connection settings (the NVR through its router)."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ["PATH"].split(os.pathsep):  # testinfra calls ansible-inventory
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
     return testinfra.get_host(f"ansible://{name}?ansible_inventory={lab.lab_hosts_file}", sudo=True)
 
 

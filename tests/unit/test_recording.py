@@ -280,6 +280,37 @@ def test_recorder_passes_ffmpeg_messages_on_redacted(
     assert "Sup3rSecret" not in err
 
 
+def test_recorder_starts_over_when_the_camera_clock_goes_back(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A camera that restarts sends timestamps from zero again; ffmpeg's stream copy then
+    stalls (found in the lab: a live playlist that stopped after a camera restart). The recorder
+    stops ffmpeg and exits for systemd to start a new segment."""
+    import sys  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from infra.recording import agent  # noqa: PLC0415
+
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(
+        "import sys, time\n"
+        "for n in range(200):\n"
+        "    print('[segment @ 0x1] Non-monotonous DTS in output stream 0:0; previous: 9, '\n"
+        "          'current: 1; changing to 10.', file=sys.stderr, flush=True)\n"
+        "time.sleep(60)\n",
+        encoding="utf-8",
+    )
+    start = time.monotonic()
+    status = agent.run_redacted(
+        [sys.executable, str(fake)], "rtsp://camops:Sup3rSecret@127.0.0.1/s"
+    )
+    assert status == agent.EXIT_RESTART
+    assert time.monotonic() - start < 20  # not the fake ffmpeg's 60 s
+    err = capfd.readouterr().err
+    assert "starting a new segment" in err
+    assert err.count("Non-monotonous DTS") == 3  # the rest are not repeated in the journal
+
+
 def test_concurrent_sealers_never_fork_the_chain(tmp_path: Path) -> None:
     """The seal, upload and sweep timers all seal; run at once they must not append the same
     segment twice (found in the lab: a forked chain in the WORM store)."""
