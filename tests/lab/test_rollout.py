@@ -74,6 +74,7 @@ def infra_host(lab: lab_module.Lab, name: str) -> Any:
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ["PATH"].split(os.pathsep):  # testinfra calls ansible-inventory
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
+    os.environ.update({k: v for k, v in ansible_env(lab).items() if k.startswith("ANSIBLE_")})
     return testinfra.get_host(f"ansible://{name}?ansible_inventory={lab.lab_hosts_file}", sudo=True)
 
 
