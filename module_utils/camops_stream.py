@@ -8,6 +8,7 @@ and every text that leaves this module has the secrets replaced (:func:`scrub`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import subprocess
 import tempfile
@@ -130,15 +131,22 @@ def measure(answer: dict[str, Any]) -> dict[str, Any]:
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     keys = [i for i, p in enumerate(packets) if "K" in str(p.get("flags", ""))]
     key_times = [_time(packets[i]) or 0.0 for i in keys]
-    if span > 0:
-        fps = (len(times) - 1) / span
+    steps = sorted(b - a for a, b in itertools.pairwise(times) if b > a)
+    # The median frame interval, not the span: a camera whose clock jumps (a restart, a new
+    # encoder setting) or a burst of late packets inside the window must not read as another
+    # frame rate (found in the lab: 34 fps read from a 15 fps camera whose clock jumped).
+    step = steps[len(steps) // 2] if steps else 0.0
+    if span > 0 and step > 0:
+        fps = 1 / step
         gops = key_times[-1] - key_times[0] if len(keys) > 1 else 0.0
-        if gops > 0:
+        frames = keys[-1] - keys[0] if len(keys) > 1 else 0
+        if gops > 0 and frames > 0:
             total = sum(int(p.get("size") or 0) for p in packets[keys[0] : keys[-1]])
-            bitrate = total * 8 / gops / 1000
+            # Over whole GOPs, timed by their frame count (robust to a clock jump as above).
+            bitrate = total * 8 / (frames * step) / 1000
         else:
             total = sum(int(p.get("size") or 0) for p in packets)
-            bitrate = total * 8 / (span + 1 / fps) / 1000
+            bitrate = total * 8 / (len(packets) * step) / 1000
     return {
         "codec": str(stream.get("codec_name") or ""),
         "width": int(stream.get("width") or 0),

@@ -362,6 +362,25 @@ def test_measure_counts_frames_and_bits_over_whole_gops() -> None:
         stream.measure({"streams": [], "packets": []})
 
 
+def test_measure_is_not_fooled_by_a_clock_jump_inside_the_window() -> None:
+    """15 fps, and the camera's clock goes back 1 s half way (it restarted its encoder): the
+    span would read 34 fps; the median frame interval reads 15 (found in the lab)."""
+    stream = _stream_utils()
+    times = [i / 15 for i in range(20)] + [i / 15 for i in range(5, 25)]
+    packets = [
+        {
+            "pts_time": f"{t:.6f}",
+            "size": "5000" if n % 15 == 0 else "1000",
+            "flags": "K_" if n % 15 == 0 else "__",
+        }
+        for n, t in enumerate(times)
+    ]
+    figures = stream.measure(
+        {"streams": [{"codec_name": "h264", "width": 640, "height": 360}], "packets": packets}
+    )
+    assert figures["fps"] == 15.0
+
+
 def _rtsp_server_available() -> bool:
     if shutil.which("ffprobe") is None or not Path("/usr/bin/python3").exists():
         return False
