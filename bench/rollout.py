@@ -66,7 +66,7 @@ def fresh_site(inventory: str, site: str) -> None:
     playbook(inventory, "site_deregister.yml", "-e", f"site={site}")
     lab = lab_module.open_lab(inventory)
     containers = [host.container for host in lab.plan.hosts if host.facility == site]
-    subprocess.run(["podman", "rm", "--force", "--time", "2", *containers], check=True)  # noqa: S607
+    subprocess.run(["podman", "rm", "--force", "--time", "2", *containers], check=True)  # noqa: S603, S607
     camops("lab", "up", inventory)  # new containers; camera simulators at factory state
 
 
@@ -94,8 +94,7 @@ def main() -> None:
         )
         print(f"round {round_no}: --check --diff {seconds:.1f}s (changed={changed})")
     print(
-        f"fresh rollout: median {statistics.median(fresh):.1f}s, max {max(fresh):.1f}s "
-        "(target 90s)"
+        f"fresh rollout: median {statistics.median(fresh):.1f}s, max {max(fresh):.1f}s (target 90s)"
     )
     print(
         f"re-run: median {statistics.median(rerun):.1f}s, max {max(rerun):.1f}s (target 20s); "

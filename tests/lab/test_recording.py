@@ -31,6 +31,8 @@ from infra.lab.plan import LabHost
 from tests.helpers import ROOT, assert_no_secret
 from tests.lab.conftest import FAST, camops, playbook, recap, ssh
 
+#: The lab's deliberately outdated camera: the rollout leaves it unconnected (R2).
+OUTDATED = "south_cam04"
 RECORDINGS = "/var/lib/camops/recordings"
 BUCKET = "recordings"
 
@@ -109,7 +111,7 @@ def refused(call: Callable[[], Any]) -> str:
 
 
 def test_playbooks_are_idempotent(recording: lab_module.Lab) -> None:
-    for name in ("central.yml", "nvr.yml"):
+    for name in ("central.yml",):  # the site rollout's own: tests/lab/test_rollout.py
         for mode in ([], ["--check", "--diff"]):
             run = playbook(recording, name, *FAST, *mode)
             assert run.returncode == 0, run.stdout[-3000:]
@@ -120,10 +122,14 @@ def test_playbooks_are_idempotent(recording: lab_module.Lab) -> None:
 @pytest.mark.parametrize("where", ["nvr-north", "nvr-south", "central-1"])
 def test_recordings_are_playable_segments(recording: lab_module.Lab, where: str) -> None:
     lab = recording
-    cams = [c.id for f in lab.inventory.facilities for c in f.cameras]
+    cams = [c.id for f in lab.inventory.facilities for c in f.cameras if c.id != OUTDATED]
     if where.startswith("nvr-"):
         cams = [
-            c.id for f in lab.inventory.facilities if f.nvr.hostname == where for c in f.cameras
+            c.id
+            for f in lab.inventory.facilities
+            if f.nvr.hostname == where
+            for c in f.cameras
+            if c.id != OUTDATED
         ]
     for camera in cams:
         entries = wait_for(partial(sealed, lab, where, camera), 90, f"{camera} on {where}")
@@ -238,7 +244,8 @@ def test_audit_chain_in_the_worm_store(recording: lab_module.Lab) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     for facility in lab.inventory.facilities:
         for camera in facility.cameras:
-            assert f"OK     {facility.id}/{camera.id}:" in run.stdout
+            if camera.id != OUTDATED:  # never connected: nothing of it in the store
+                assert f"OK     {facility.id}/{camera.id}:" in run.stdout
     assert_no_secret(
         secrets["vault_object_store_auditor_secret_key"], run.stdout + run.stderr, "audit output"
     )
