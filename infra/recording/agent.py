@@ -120,9 +120,10 @@ def redact(text: str, url: str) -> str:
 
 #: ffmpeg's complaint when the camera's timestamps go back (it restarted or was reconfigured).
 TIME_WENT_BACK = "Non-monotonous DTS"
-#: This many in a row and the stream-copy outputs stall (ffmpeg bumps each timestamp by one
-#: tick, so neither the segment nor the live playlist ever advances): start over.
-TIME_WENT_BACK_LIMIT = 30
+#: This many in a row (a few seconds of frames, both outputs) and the stream-copy outputs have
+#: stalled (ffmpeg bumps each timestamp by one tick, so neither the segment nor the live
+#: playlist advances): start over. Fewer are the usual hiccup of a stream's first packets.
+TIME_WENT_BACK_LIMIT = 150
 #: Our exit status then (EX_TEMPFAIL): systemd restarts the unit, a new segment begins.
 EXIT_RESTART = 75
 

@@ -294,7 +294,7 @@ def test_recorder_starts_over_when_the_camera_clock_goes_back(
     fake = tmp_path / "ffmpeg"
     fake.write_text(
         "import sys, time\n"
-        "for n in range(200):\n"
+        "for n in range(400):\n"
         "    print('[segment @ 0x1] Non-monotonous DTS in output stream 0:0; previous: 9, '\n"
         "          'current: 1; changing to 10.', file=sys.stderr, flush=True)\n"
         "time.sleep(60)\n",
