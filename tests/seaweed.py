@@ -83,7 +83,6 @@ def _ports() -> list[int]:
 
 @contextmanager
 def seaweed(folder: Path) -> Iterator[Store]:
-    master, volume, filer, s3 = _ports()
     keys = {
         identity["name"]: (
             f"TEST{identity['name'].upper():X<16}"[:20],
@@ -95,45 +94,59 @@ def seaweed(folder: Path) -> Iterator[Store]:
     (folder / "data").mkdir(parents=True)
     (folder / "s3.json").write_text(json.dumps(config), encoding="utf-8")
     log = (folder / "weed.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(WEED),
-            "server",
-            f"-dir={folder / 'data'}",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            f"-master.port={master}",
-            f"-volume.port={volume}",
-            f"-filer.port={filer}",
-            "-s3",
-            f"-s3.port={s3}",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            f"-s3.config={folder / 's3.json'}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    store = Store(f"http://127.0.0.1:{s3}", keys)
-    try:
+    # A port found free can be taken before weed binds it (CI saw "bind: address already in
+    # use" on a gRPC port): start again on other ports, a few times.
+    for attempt in range(3):
+        master, volume, filer, s3 = _ports()
+        process = subprocess.Popen(
+            [
+                str(WEED),
+                "server",
+                f"-dir={folder / 'data'}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                f"-master.port={master}",
+                f"-volume.port={volume}",
+                f"-filer.port={filer}",
+                "-s3",
+                f"-s3.port={s3}",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                f"-s3.config={folder / 's3.json'}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        store = Store(f"http://127.0.0.1:{s3}", keys)
         deadline = time.monotonic() + 60
         admin = store.client("admin")
-        while True:
+        started = False
+        while not started:
             try:
                 admin.list_buckets()
-                break
+                started = True
             except Exception:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"SeaweedFS did not start; see {folder / 'weed.log'}"
-                    ) from None
+                    break
                 time.sleep(0.3)
+        if started:
+            break
+        _stop(process)
+        in_use = b"address already in use" in (folder / "weed.log").read_bytes()
+        if not in_use or attempt == 2:
+            log.close()
+            raise RuntimeError(f"SeaweedFS did not start; see {folder / 'weed.log'}")
+    try:
         yield store
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=3)  # weed can take 20 s to stop; its data is disposable
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
         log.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=3)  # weed can take 20 s to stop; its data is disposable
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
