@@ -266,6 +266,11 @@ def test_rollout_refuses_bad_input_before_touching_a_host(estate: lab_module.Lab
         run = playbook(estate, "site_rollout.yml", *extra)
         assert run.returncode != 0
         assert message in run.stdout
-        # Only the controller's checks ran: no site or central host was reached.
-        reached = {host for host, counters in recap(run).items() if counters["ok"]}
-        assert reached <= {"localhost"}, reached
+        # Only the validation and the controller's checks ran: nothing changed, nothing reached.
+        touched = {
+            host
+            for host, counters in recap(run).items()
+            if counters["changed"] or counters["unreachable"]
+        }
+        assert touched == set(), touched
+        assert "TASK [base" not in run.stdout
