@@ -182,8 +182,13 @@ def sealable(camera_dir: Path, length: timedelta, now: datetime) -> list[retenti
     for segment in retention.segments(camera_dir):
         if segment.path.name in known or chain.timestamp(segment.start) <= chain_end:
             continue  # sealed, or older than the chain's end (never sealed out of order)
-        if segment.path.name not in listed and segment.path.stat().st_mtime >= stale:
-            break  # still being written, or not yet old enough to call closed
+        if segment.path.name not in listed:
+            if segment.path.stat().st_mtime >= stale:
+                break  # still being written, or not yet old enough to call closed
+            if segment.path.stat().st_size == 0:
+                # ffmpeg died (kill -9) before writing anything of it: no video to keep, and
+                # not a segment to vouch for. Left in place (the retention sweep removes it).
+                continue
         found.append(segment)
     return found
 

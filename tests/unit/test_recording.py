@@ -311,6 +311,25 @@ def test_recorder_starts_over_when_the_camera_clock_goes_back(
     assert err.count("Non-monotonous DTS") == 3  # the rest are not repeated in the journal
 
 
+def test_an_empty_leftover_of_a_killed_ffmpeg_is_not_sealed(tmp_path: Path) -> None:
+    """kill -9 right after ffmpeg opened a new segment leaves an empty file that it never
+    listed: not a recording to vouch for (the lab's kill -9 test found it sealed, then
+    unplayable); the segments after it are still sealed."""
+    import os  # noqa: PLC0415
+
+    from infra.recording import agent  # noqa: PLC0415
+
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    empty = write_segment(tmp_path, now - 10 * LENGTH)
+    empty.write_bytes(b"")
+    after = write_segment(tmp_path, now - 9 * LENGTH)
+    old = (now - 8 * LENGTH).timestamp()
+    for path in (empty, after):
+        os.utime(path, (old, old))
+    names = [s.path.name for s in agent.sealable(tmp_path / CAMERA, LENGTH, now)]
+    assert names == [after.name]
+
+
 def test_concurrent_sealers_never_fork_the_chain(tmp_path: Path) -> None:
     """The seal, upload and sweep timers all seal; run at once they must not append the same
     segment twice (found in the lab: a forked chain in the WORM store)."""
