@@ -71,25 +71,33 @@ def assert_no_secret(secret: str, text: str, where: str) -> None:
         pytest.fail(f"{where}: a secret appears in it", pytrace=False)
 
 
-def ansible_module(name: str, args: dict[str, Any], *flags: str) -> dict[str, Any]:
-    """A module of ``library/`` run ad hoc on the controller (arguments as JSON), as a play's
-    ``delegate_to: localhost`` task runs it; its JSON result. The ``token`` argument, if any,
+def ansible_module(
+    name: str,
+    args: dict[str, Any],
+    *flags: str,
+    host: str = "localhost",
+    inventory: str | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A module of ``library/`` run ad hoc, its JSON result: on the controller (as a play's
+    ``delegate_to: localhost`` task runs it), or on ``host`` of ``inventory`` with become (the
+    lab's hosts; ``env`` adds e.g. the vault password file). The ``token`` argument, if any,
     must not appear in Ansible's output."""
     import json  # noqa: PLC0415
     import os  # noqa: PLC0415
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
+    local = ["-c", "local", "-e", f"ansible_python_interpreter={sys.executable}"]
+    where = (
+        ["localhost", "-i", "localhost,", *local]
+        if inventory is None
+        else [host, "-i", inventory, "-b"]
+    )
     run = subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible"),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
+            *where,
             "-m",
             name,
             "-a",
@@ -105,10 +113,11 @@ def ansible_module(name: str, args: dict[str, Any], *flags: str) -> dict[str, An
             "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
             "ANSIBLE_STDOUT_CALLBACK": "json",
             "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+            **(env or {}),
         },
-        timeout=120,
+        timeout=180,
     )
     assert_no_secret(str(args.get("token", "")), run.stdout + run.stderr, f"{name} output")
     plays = json.loads(run.stdout)["plays"]
-    result: dict[str, Any] = plays[0]["tasks"][0]["hosts"]["localhost"]
+    result: dict[str, Any] = plays[0]["tasks"][0]["hosts"][host]
     return result

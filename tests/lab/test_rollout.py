@@ -19,7 +19,7 @@ import testinfra
 
 from infra import vault
 from infra.lab import lab as lab_module
-from tests.helpers import ROOT, assert_no_secret
+from tests.helpers import ROOT, ansible_module, assert_no_secret
 from tests.lab.conftest import FAST, ROLLOUTS, SITES, playbook, recap, ssh
 
 NORTH = "lab_north_school"
@@ -40,33 +40,9 @@ def remote_module(
     lab: lab_module.Lab, host: str, name: str, args: dict[str, Any], *flags: str
 ) -> dict[str, Any]:
     """One of our modules run ad hoc on a lab host (become), its JSON result."""
-    run = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible"),
-            host,
-            "-i",
-            lab.inventory.path,
-            "-b",
-            "-m",
-            name,
-            "-a",
-            json.dumps(args),
-            *flags,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env={
-            **ansible_env(lab),
-            "ANSIBLE_STDOUT_CALLBACK": "json",
-            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        },
-        timeout=180,
+    return ansible_module(
+        name, args, *flags, host=host, inventory=lab.inventory.path, env=ansible_env(lab)
     )
-    plays = json.loads(run.stdout)["plays"]
-    result: dict[str, Any] = plays[0]["tasks"][0]["hosts"][host]
-    return result
 
 
 def infra_host(lab: lab_module.Lab, name: str) -> Any:
