@@ -27,10 +27,14 @@ ROOT = Path(__file__).resolve().parents[2]
 PEERS_SCRIPT = ROOT / "roles" / "wireguard_hub" / "files" / "camops-wireguard-peers"
 TOOLS = ("ip", "wg", "wireguard-go")
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or any(shutil.which(tool) is None for tool in TOOLS),
-    reason="needs root, iproute2, wireguard-tools and wireguard-go",
-)
+
+@pytest.fixture(autouse=True)
+def _tools() -> None:
+    """`make test` runs as root and `make setup` installs the tools (deps/apt.txt): missing is
+    a broken set-up, a failure, never a skip."""
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if os.geteuid() != 0 or missing:
+        pytest.fail(f"needs root and {', '.join(missing) or 'nothing else'}: run 'make setup'")
 
 
 def sh(*argv: str, ns: str | None = None, stdin: str | None = None) -> str:

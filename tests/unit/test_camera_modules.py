@@ -397,10 +397,18 @@ def _rtsp_server_available() -> bool:
     return check.returncode == 0
 
 
-needs_rtsp = pytest.mark.skipif(
-    not _rtsp_server_available(),
-    reason="GStreamer RTSP server bindings (gir1.2-gst-rtsp-server-1.0) or ffprobe missing",
-)
+@pytest.fixture
+def rtsp_tools() -> None:
+    """`make setup` installs them (deps/apt.txt, deps/lab-apt.txt): missing is a broken set-up,
+    a failure, never a skip."""
+    if not _rtsp_server_available():
+        pytest.fail(
+            "GStreamer's RTSP server bindings (gir1.2-gst-rtsp-server-1.0) or ffprobe are "
+            "missing: run 'make setup'"
+        )
+
+
+needs_rtsp = pytest.mark.usefixtures("rtsp_tools")
 
 
 @pytest.fixture
@@ -496,7 +504,7 @@ def test_probe_measures_the_real_stream_and_old_passwords_die_with_rotation(
 
 def test_probe_of_an_unreachable_stream() -> None:
     if shutil.which("ffprobe") is None:
-        pytest.skip("ffprobe missing")
+        pytest.fail("ffprobe is missing: run 'make setup' (deps/lab-apt.txt: ffmpeg)")
     failed = ansible_module(
         "camops_stream_probe",
         {"url": f"rtsp://127.0.0.1:{_free_port()}/x", "username": "a", "password": VAULT_PASSWORD},
