@@ -502,6 +502,47 @@ def test_probe_measures_the_real_stream_and_old_passwords_die_with_rotation(
     assert single["error_kind"] == "credentials"
 
 
+def _packet_times(url: str, seconds: float) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            "timeout",
+            str(seconds),
+            "ffprobe",
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-show_entries",
+            "packet=pts_time",
+            "-of",
+            "csv=p=0",
+            url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+@needs_rtsp
+def test_a_second_client_does_not_rewind_the_first_ones_stream(
+    rtsp_camera: dict[str, Any],
+) -> None:
+    """The NVR and central record the same camera: one (re)connecting must not send the
+    other's timestamps back (a shared live media seeked to 0 did, and the recorders restarted
+    each other's segments in a loop)."""
+    url = f"rtsp://admin:12345@127.0.0.1:{rtsp_camera['rtsp_port']}/stream1"
+    first = _packet_times(url, 7)
+    time.sleep(3)
+    second = _packet_times(url, 2.5)
+    second.communicate()
+    output = first.communicate()[0]
+    times = [float(v) for v in output.replace(",", " ").split() if v != "N/A"]
+    assert len(times) > 60, output[-500:]  # ~7 s at 15 fps
+    rewinds = [(a, b) for a, b in zip(times, times[1:], strict=False) if b < a]
+    assert rewinds == []
+
+
 def test_probe_of_an_unreachable_stream() -> None:
     if shutil.which("ffprobe") is None:
         pytest.fail("ffprobe is missing: run 'make setup' (deps/lab-apt.txt: ffmpeg)")

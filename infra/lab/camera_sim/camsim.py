@@ -653,6 +653,26 @@ class RtspCamera:
             self.reload()
         return True
 
+    def _live_only(self, _factory: Any, media: Any) -> None:
+        """A camera's stream is live: a client's PLAY never seeks it.
+
+        The media is shared by every client (the NVR, central, a technician's player). A
+        client asking for ``Range: npt=0-`` (ffmpeg always does) would otherwise flush-seek the
+        shared pipeline back to its start, and every other client would see its timestamps
+        jump back. Answering the seeking query "not seekable" makes the server skip the seek,
+        as a real camera ignores the range of a live stream.
+        """
+        gst = self.gst
+        pad = media.get_element().get_by_name("pay0").get_static_pad("src")
+
+        def probe(_pad: Any, info: Any) -> Any:
+            if info.get_query().type != gst.QueryType.SEEKING:
+                return gst.PadProbeReturn.OK
+            # Answered as created: not seekable (the query is not writable from here).
+            return gst.PadProbeReturn.HANDLED
+
+        pad.add_probe(gst.PadProbeType.QUERY_UPSTREAM, probe)
+
     def _loop_clip(self, factory: Any, media: Any) -> None:
         """Replay: loop the clip without a gap, as an endless live stream.
 
@@ -726,6 +746,7 @@ class RtspCamera:
             factory = self.rtsp_server.RTSPMediaFactory()
             factory.set_launch(launch)
             factory.set_shared(True)
+            factory.connect("media-configure", self._live_only)
             if replay:
                 factory.connect("media-configure", self._loop_clip)
             permissions = self.rtsp_server.RTSPPermissions()
