@@ -7,6 +7,9 @@ their factory credentials and encoder), as on the day a facility is mobilised; t
 stays converged (central.yml and accounts.yml run first, not timed). Packages come from the
 lab's package cache (a warm mirror, as a province's rollout has).
 
+Each round also times the re-run with Ansible's own ``linear`` strategy (no Mitogen) as the
+baseline of the same run, and prints the ratio.
+
 Prints figures with the changed counts; asserts nothing. Targets (issue [5]): fresh <= 90 s,
 re-run <= 20 s with changed=0. Usage: python bench/rollout.py [--site ID] [--rounds N] [INVENTORY]
 """
@@ -27,23 +30,27 @@ BIN = Path(sys.executable).parent
 CAMOPS = [sys.executable, "-m", "infra.cli"]
 
 
-def env() -> dict[str, str]:
+def env(**overrides: str) -> dict[str, str]:
     return {
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_VAULT_PASSWORD_FILE": str(ROOT / ".lab" / "vault-pass"),
+        **overrides,
     }
 
 
-def playbook(inventory: str, name: str, *extra: str) -> tuple[float, int, str]:
-    """Seconds, total changed of the PLAY RECAP, output; exits on failure."""
+def playbook(
+    inventory: str, name: str, *extra: str, strategy: str | None = None
+) -> tuple[float, int, str]:
+    """Seconds, total changed of the PLAY RECAP, output; exits on failure. ``strategy``
+    overrides ansible.cfg's (``linear``: Ansible's own, without Mitogen)."""
     start = time.monotonic()
     run = subprocess.run(  # noqa: S603
         [str(BIN / "ansible-playbook"), f"playbooks/{name}", "-i", inventory, *extra],
         capture_output=True,
         text=True,
         check=False,
-        env=env(),
+        env=env(**({"ANSIBLE_STRATEGY": strategy} if strategy else {})),
         cwd=ROOT,
     )
     seconds = time.monotonic() - start
@@ -80,7 +87,7 @@ def main() -> None:
     camops("lab", "up", inventory)
     for name in ("central.yml", "accounts.yml"):
         playbook(inventory, name)
-    fresh, rerun = [], []
+    fresh, rerun, vanilla = [], [], []
     for round_no in range(1, options.rounds + 1):
         fresh_site(inventory, site)
         seconds, changed, _ = playbook(inventory, "site_rollout.yml", "-e", f"site={site}")
@@ -89,6 +96,11 @@ def main() -> None:
         seconds, changed, _ = playbook(inventory, "site_rollout.yml", "-e", f"site={site}")
         rerun.append(seconds)
         print(f"round {round_no}: re-run {seconds:.1f}s (changed={changed})")
+        seconds, changed, _ = playbook(
+            inventory, "site_rollout.yml", "-e", f"site={site}", strategy="linear"
+        )
+        vanilla.append(seconds)
+        print(f"round {round_no}: re-run without Mitogen {seconds:.1f}s (changed={changed})")
         seconds, changed, _ = playbook(
             inventory, "site_rollout.yml", "-e", f"site={site}", "--check", "--diff"
         )
@@ -99,6 +111,10 @@ def main() -> None:
     print(
         f"re-run: median {statistics.median(rerun):.1f}s, max {max(rerun):.1f}s (target 20s); "
         f"ratio re-run/fresh {statistics.median(rerun) / statistics.median(fresh):.2f}"
+    )
+    print(
+        f"re-run without Mitogen (baseline): median {statistics.median(vanilla):.1f}s; "
+        f"ratio with/without {statistics.median(rerun) / statistics.median(vanilla):.2f}"
     )
 
 

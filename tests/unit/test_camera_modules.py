@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import itertools
 import json
 import shutil
 import socket
@@ -539,7 +540,7 @@ def test_a_second_client_does_not_rewind_the_first_ones_stream(
     output = first.communicate()[0]
     times = [float(v) for v in output.replace(",", " ").split() if v != "N/A"]
     assert len(times) > 60, output[-500:]  # ~7 s at 15 fps
-    rewinds = [(a, b) for a, b in zip(times, times[1:], strict=False) if b < a]
+    rewinds = [(a, b) for a, b in itertools.pairwise(times) if b < a]
     assert rewinds == []
 
 
