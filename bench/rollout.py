@@ -39,6 +39,9 @@ def env(**overrides: str) -> dict[str, str]:
     }
 
 
+LOGS: Path | None = None  # --logs: each playbook's output, for a closer look
+
+
 def playbook(
     inventory: str, name: str, *extra: str, strategy: str | None = None
 ) -> tuple[float, int, str]:
@@ -54,6 +57,12 @@ def playbook(
         cwd=ROOT,
     )
     seconds = time.monotonic() - start
+    if LOGS is not None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        flags = [a.strip("-") for a in extra if "=" not in a]
+        label = "-".join([name.removesuffix(".yml"), *flags])
+        log = LOGS / f"{time.strftime('%H%M%S')}-{label}-{strategy or 'default'}.log"
+        log.write_text(run.stdout + run.stderr, encoding="utf-8")
     if run.returncode != 0:
         sys.exit(f"{name} {' '.join(extra)} failed:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}")
     recap = run.stdout[run.stdout.rfind("PLAY RECAP") :]
@@ -82,7 +91,15 @@ def main() -> None:
     parser.add_argument("inventory", nargs="?", default="inventories/lab")
     parser.add_argument("--site", default="lab_north_school")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        help="keep each playbook's output here (with ansible.posix's "
+        "profile_tasks: ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks)",
+    )
     options = parser.parse_args()
+    global LOGS  # noqa: PLW0603  # one run, one folder
+    LOGS = options.logs
     inventory, site = options.inventory, options.site
     camops("lab", "up", inventory)
     for name in ("central.yml", "accounts.yml"):

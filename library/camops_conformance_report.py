@@ -36,7 +36,8 @@ options:
   onvif_results:
     description:
       - Results of M(camops_onvif_camera), one per camera, each with C(camera_id) or the loop's
-        C(item.id) (a registered loop's C(results) as they are). Only the fields the report
+        C(item.id) (its RV(camops_onvif_camera#module:cameras) of a facility run, or a
+        registered loop's C(results), as they are). Only the fields the report
         reads are kept.
     type: list
     elements: dict
@@ -80,7 +81,7 @@ EXAMPLES = r"""
     facility_id: "{{ camops_facility.id }}"
     facility_name: "{{ camops_facility.name }}"
     cameras: "{{ camops_cameras }}"
-    onvif_results: "{{ camera_onvif.results }}"
+    onvif_results: "{{ camera_onvif.cameras }}"
     probe_results: "{{ camera_probe.streams }}"
     json_path: "{{ playbook_dir }}/../reports/conformance/{{ camops_facility.id }}.json"
     text_path: "{{ playbook_dir }}/../reports/conformance/{{ camops_facility.id }}.txt"

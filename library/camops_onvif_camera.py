@@ -1,12 +1,12 @@
 #!/usr/bin/python
-"""Ansible module: one camera configured over ONVIF (credentials, NTP, encoder)."""
+"""Ansible module: IP cameras configured over ONVIF (credentials, NTP, encoder), one or many."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
 module: camops_onvif_camera
-short_description: Configure one IP camera over ONVIF - vault credential, NTP, encoder profile
+short_description: Configure IP cameras over ONVIF - vault credential, NTP, encoder profile
 description:
   - Logs in with the camera's vault credential. When the camera refuses it, logs in with a
     known factory credential and rotates it (R2 "default credentials gone"); if the vault user
@@ -27,15 +27,18 @@ description:
   - A camera that refuses the encoder settings fails with C(error_kind=encoder_refused) after
     its credentials were rotated and NTP set; an unreachable camera fails with
     C(error_kind=unreachable); unknown credentials with C(error_kind=credentials).
+  - With O(cameras) a whole facility is configured in one run, several cameras at a time
+    (O(concurrency)); each camera's result is in RV(cameras), a camera that fails does not fail
+    the run (its entry has C(failed), C(msg), C(error_kind)), so the caller reports it and goes
+    on with the rest.
 version_added: "0.1.0"
 author: camops maintainers
 requirements:
   - onvif-zeep-async (in the Python that runs the module)
 options:
   host:
-    description: The camera's address.
+    description: The camera's address (one camera). Either O(host) or O(cameras).
     type: str
-    required: true
   port:
     description: The camera's ONVIF (HTTP) port.
     type: int
@@ -44,13 +47,51 @@ options:
     description: The camera's id in the inventory, for messages. Defaults to O(host).
     type: str
   username:
-    description: The user name of the camera's vault credential.
+    description: The user name of the camera's vault credential (required with O(host)).
     type: str
-    required: true
   password:
-    description: The password of the camera's vault credential.
+    description: The password of the camera's vault credential (required with O(host)).
     type: str
-    required: true
+  cameras:
+    description:
+      - Several cameras in one run instead of O(host). Each item takes O(host), O(port),
+        O(camera_id), O(username), O(password), O(factory_credentials) and O(encoder) as the
+        options of one camera do; O(ntp_servers), O(remove_other_users) and O(timeout) apply
+        to all.
+    type: list
+    elements: dict
+    suboptions:
+      host:
+        description: The camera's address.
+        type: str
+        required: true
+      port:
+        description: The camera's ONVIF (HTTP) port.
+        type: int
+        default: 80
+      camera_id:
+        description: The camera's id in the inventory. Defaults to its C(host).
+        type: str
+      username:
+        description: The user name of the camera's vault credential.
+        type: str
+        required: true
+      password:
+        description: The password of the camera's vault credential.
+        type: str
+        required: true
+      factory_credentials:
+        description: As O(factory_credentials), for this camera.
+        type: list
+        elements: dict
+        default: []
+      encoder:
+        description: As O(encoder), for this camera.
+        type: dict
+  concurrency:
+    description: With O(cameras), how many cameras are configured at the same time.
+    type: int
+    default: 8
   factory_credentials:
     description:
       - Known factory-default credentials of the camera's vendor, each a dict with
@@ -116,7 +157,28 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: R2 | Configure the camera over ONVIF
+- name: R2 | Configure every camera of the facility over ONVIF, eight at a time
+  camops_onvif_camera:
+    cameras: >-
+      {%- set ns = namespace(cameras=[]) -%}
+      {%- for camera in camops_cameras -%}
+      {%- set secret = lookup('ansible.builtin.vars', camera.credential) -%}
+      {%- set ns.cameras = ns.cameras + [{
+        'host': camera.ip, 'port': camera.onvif_port, 'camera_id': camera.id,
+        'username': secret.username, 'password': secret.password,
+        'factory_credentials': [{'username': 'admin', 'password': '12345'}],
+        'encoder': {'codec': camera.codec, 'width': camera.resolution.width,
+                    'height': camera.resolution.height, 'fps': camera.fps,
+                    'bitrate_kbps': camera.bitrate_kbps}}] -%}
+      {%- endfor -%}
+      {{ ns.cameras }}
+    ntp_servers: ["{{ camops_facility.nvr.ip }}"]
+  vars:
+    ansible_python_interpreter: /opt/camops/camera-tools/bin/python
+  register: onvif
+  no_log: true
+
+- name: R2 | Configure one camera over ONVIF
   camops_onvif_camera:
     host: "{{ item.ip }}"
     port: "{{ item.onvif_port }}"
@@ -182,6 +244,19 @@ stream_uri:
   description: The main profile's RTSP address as the camera announces it (no credentials).
   returned: when logged in
   type: str
+cameras:
+  description:
+    - With O(cameras), one result per camera in the order given, each with C(camera_id),
+      C(failed), C(changed), C(elapsed_s) and the fields above (and C(msg), C(error_kind)
+      when it failed). The diff of such a run is keyed by camera id.
+  returned: with O(cameras)
+  type: list
+  elements: dict
+failed_cameras:
+  description: With O(cameras), the ids of the cameras that failed.
+  returned: with O(cameras)
+  type: list
+  elements: str
 error_kind:
   description:
     - On failure, one of C(unreachable), C(credentials), C(ntp), C(encoder_refused), C(error).
@@ -202,82 +277,134 @@ from ansible.module_utils.camops_onvif import (  # noqa: E402
     Encoder,
     Run,
     configure,
+    configure_all,
 )
+
+_CREDENTIAL = {
+    "username": {"type": "str", "required": True},
+    "password": {"type": "str", "required": True, "no_log": True},
+}
+_ENCODER = {
+    "codec": {"type": "str", "choices": ["h264", "h265"], "default": "h264"},
+    "width": {"type": "int", "required": True},
+    "height": {"type": "int", "required": True},
+    "fps": {"type": "int", "required": True},
+    "bitrate_kbps": {"type": "int", "required": True},
+}
+_FACTORY = {"type": "list", "elements": "dict", "default": [], "options": _CREDENTIAL}
+_CAMERA = {
+    "host": {"type": "str", "required": True},
+    "port": {"type": "int", "default": 80},
+    "camera_id": {"type": "str"},
+    "username": {"type": "str", "required": True},
+    "password": {"type": "str", "required": True, "no_log": True},
+    "factory_credentials": _FACTORY,
+    "encoder": {"type": "dict", "options": _ENCODER},
+}
+
+
+def _run(camera: dict[str, Any], params: dict[str, Any], dry_run: bool) -> Run:
+    return Run(
+        camera_id=camera["camera_id"] or camera["host"],
+        host=camera["host"],
+        port=camera["port"],
+        credential=Credential(camera["username"], camera["password"]),
+        factory_credentials=[
+            Credential(c["username"], c["password"]) for c in camera["factory_credentials"]
+        ],
+        ntp_servers=params["ntp_servers"],
+        encoder=Encoder(**camera["encoder"]) if camera["encoder"] else None,
+        timeout=params["timeout"],
+        dry_run=dry_run,
+        remove_other_users=params["remove_other_users"],
+    )
+
+
+def _result(run: Run, failure: CameraError | None, elapsed: float) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        **run.outcome.result(),
+        "camera_id": run.camera_id,
+        "elapsed_s": round(elapsed, 2),
+        "failed": failure is not None,
+    }
+    if failure is not None:
+        result.update(msg=str(failure), error_kind=failure.kind)
+    return result
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "host": {"type": "str", "required": True},
-            "port": {"type": "int", "default": 80},
-            "camera_id": {"type": "str"},
-            "username": {"type": "str", "required": True},
-            "password": {"type": "str", "required": True, "no_log": True},
-            "factory_credentials": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "username": {"type": "str", "required": True},
-                    "password": {"type": "str", "required": True, "no_log": True},
-                },
-            },
+            **{key: {**spec, "required": False} for key, spec in _CAMERA.items()},
+            "cameras": {"type": "list", "elements": "dict", "options": _CAMERA},
+            "concurrency": {"type": "int", "default": 8},
             "remove_other_users": {"type": "bool", "default": True},
             "ntp_servers": {"type": "list", "elements": "str", "default": []},
-            "encoder": {
-                "type": "dict",
-                "options": {
-                    "codec": {"type": "str", "choices": ["h264", "h265"], "default": "h264"},
-                    "width": {"type": "int", "required": True},
-                    "height": {"type": "int", "required": True},
-                    "fps": {"type": "int", "required": True},
-                    "bitrate_kbps": {"type": "int", "required": True},
-                },
-            },
             "timeout": {"type": "float", "default": 10},
         },
+        mutually_exclusive=[("host", "cameras")],
+        required_one_of=[("host", "cameras")],
+        required_by={"host": ("username", "password")},
         supports_check_mode=True,
     )
     params = module.params
-    camera_id = params["camera_id"] or params["host"]
+    names = [c["camera_id"] or c["host"] for c in params["cameras"] or [params]]
     if not HAS_ONVIF:
         module.fail_json(
-            msg=f"camera {camera_id}: onvif-zeep-async is not installed for {sys.executable} "
-            f"({IMPORT_ERROR}); run the module with the camera role's tools virtualenv",
+            msg=f"camera(s) {', '.join(names)}: onvif-zeep-async is not installed for "
+            f"{sys.executable} ({IMPORT_ERROR}); run the module with the camera role's tools "
+            "virtualenv",
             error_kind="error",
         )
-    factory = [Credential(c["username"], c["password"]) for c in params["factory_credentials"]]
-    encoder = Encoder(**params["encoder"]) if params["encoder"] else None
-    run = Run(
-        camera_id=camera_id,
-        host=params["host"],
-        port=params["port"],
-        credential=Credential(params["username"], params["password"]),
-        factory_credentials=factory,
-        ntp_servers=params["ntp_servers"],
-        encoder=encoder,
-        timeout=params["timeout"],
-        dry_run=module.check_mode,
-        remove_other_users=params["remove_other_users"],
-    )
+    if params["cameras"] is not None:
+        _many(module, params)
+    else:
+        _one(module, params)
+
+
+def _one(module: AnsibleModule, params: dict[str, Any]) -> None:
+    run = _run(params, params, module.check_mode)
     started = time.monotonic()
     failure: CameraError | None = None
     try:
         configure(run)
     except CameraError as error:
         failure = error
-    outcome = run.outcome
-    result: dict[str, Any] = {
-        **outcome.result(),
-        "camera_id": camera_id,
-        "elapsed_s": round(time.monotonic() - started, 2),
-    }
+    result = _result(run, None, time.monotonic() - started)
+    del result["failed"]
     if module._diff:  # Ansible's own flag
-        result["diff"] = {"before": outcome.before, "after": outcome.after}
-    for warning in outcome.warnings:
-        module.warn(f"camera {camera_id}: {warning}")
+        result["diff"] = {"before": run.outcome.before, "after": run.outcome.after}
+    for warning in run.outcome.warnings:
+        module.warn(f"camera {run.camera_id}: {warning}")
     if failure is not None:
         module.fail_json(msg=str(failure), error_kind=failure.kind, **result)
+    module.exit_json(**result)
+
+
+def _many(module: AnsibleModule, params: dict[str, Any]) -> None:
+    runs = [_run(camera, params, module.check_mode) for camera in params["cameras"]]
+    ids = [run.camera_id for run in runs]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        module.fail_json(msg=f"cameras: each camera once; given more than once: {', '.join(twice)}")
+    started = time.monotonic()
+    failures = configure_all(runs, params["concurrency"])
+    elapsed = time.monotonic() - started
+    cameras = [_result(run, failure, elapsed) for run, failure in zip(runs, failures, strict=True)]
+    result: dict[str, Any] = {
+        "changed": any(run.outcome.changed for run in runs),
+        "cameras": cameras,
+        "failed_cameras": [c["camera_id"] for c in cameras if c["failed"]],
+        "elapsed_s": round(elapsed, 2),
+    }
+    if module._diff:
+        result["diff"] = {
+            "before": {run.camera_id: run.outcome.before for run in runs},
+            "after": {run.camera_id: run.outcome.after for run in runs},
+        }
+    for run in runs:
+        for warning in run.outcome.warnings:
+            module.warn(f"camera {run.camera_id}: {warning}")
     module.exit_json(**result)
 
 

@@ -632,3 +632,27 @@ class Offer:
 def configure(run: Run) -> Outcome:
     """Run the configuration in a fresh event loop (one module run, one camera)."""
     return asyncio.run(run.execute())
+
+
+def configure_all(runs: list[Run], concurrency: int) -> list[CameraError | None]:
+    """Configure several cameras in one event loop, at most ``concurrency`` at a time.
+
+    Returns each run's failure (or None), in order; every run's :attr:`Run.outcome` holds
+    what it found and did, a failed one too. One camera's failure never stops the others.
+    """
+
+    async def one(run: Run, gate: asyncio.Semaphore) -> CameraError | None:
+        async with gate:
+            try:
+                await run.execute()
+            except CameraError as error:
+                return error
+            except Exception as error:  # one camera's surprise, not the site's
+                return run.error("error", f"unexpected {type(error).__name__}: {error}")
+            return None
+
+    async def every() -> list[CameraError | None]:
+        gate = asyncio.Semaphore(max(1, concurrency))
+        return list(await asyncio.gather(*(one(run, gate) for run in runs)))
+
+    return asyncio.run(every())

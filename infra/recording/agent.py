@@ -18,6 +18,7 @@ and ``upload`` sends sealed segments and closed day manifests to the WORM store.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import os
 import signal
@@ -63,26 +64,38 @@ def live_args(live_dir: Path, hls_seconds: int, hls_list_size: int) -> list[str]
     ]
 
 
+def input_list(url: str) -> bytes:
+    """The camera's stream as an ffconcat list, which ffmpeg reads from its stdin: the address
+    with its credentials never appears on a command line (``ps`` shows every process's
+    arguments to every user of the host)."""
+    quoted = "'" + url.replace("'", "'\\''") + "'"
+    return (
+        f"ffconcat version 1.0\nfile {quoted}\noption rtsp_transport tcp\noption timeout 10000000\n"
+    ).encode()
+
+
 def ffmpeg_args(
-    url: str,
     camera: str,
     camera_dir: Path,
     segment_seconds: int,
     live: list[str] | None = None,
 ) -> list[str]:
-    """The segmenter's command line: stream copy, no re-encoding, nothing but the video."""
+    """The segmenter's command line: stream copy, no re-encoding, nothing but the video. The
+    stream comes as :func:`input_list` on stdin (RTSP over TCP, 10 s timeout)."""
     return [
         FFMPEG,
         "-nostdin",
         "-hide_banner",
         "-loglevel",
         "warning",
-        "-rtsp_transport",
-        "tcp",
-        "-timeout",
-        "10000000",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-protocol_whitelist",
+        "pipe,rtsp,rtp,tcp,udp,tls,rtsps",
         "-i",
-        url,
+        "pipe:0",
         "-map",
         "0:v:0",
         "-c",
@@ -135,9 +148,13 @@ def run_redacted(args: list[str], url: str) -> int:
     camera's clock goes back (a camera restart, a new encoder setting), ffmpeg is stopped and the
     recorder exits with :data:`EXIT_RESTART`, so recording resumes at once in a new segment.
     """
-    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+    process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())
-    assert process.stderr is not None  # noqa: S101  # stderr=PIPE
+    assert process.stdin is not None and process.stderr is not None  # noqa: S101  # PIPEs
+    with contextlib.suppress(BrokenPipeError):  # an ffmpeg that died at once says why below
+        process.stdin.write(input_list(url))
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.close()
     went_back = 0
     for raw in process.stderr:
         line = raw.decode("utf-8", "replace")
@@ -358,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for stale in live_dir.iterdir():  # a previous run's parts: never served again
                 stale.unlink()
             live = live_args(live_dir, options.live_seconds, options.live_list_size)
-        args = ffmpeg_args(url, options.camera, camera_dir, options.segment_seconds, live)
+        args = ffmpeg_args(options.camera, camera_dir, options.segment_seconds, live)
         return run_redacted(args, url)
     if options.command == "seal":
         print(f"sealed {seal_all(options.root, length, now)} segment(s)")

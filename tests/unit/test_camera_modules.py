@@ -13,6 +13,7 @@ import asyncio
 import importlib.util
 import itertools
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -413,22 +414,28 @@ needs_rtsp = pytest.mark.usefixtures("rtsp_tools")
 
 
 @pytest.fixture
-def rtsp_camera(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """camsim serve (RTSP and ONVIF) on loopback, as a process of the system Python."""
-    config = _config("rtsp_cam", _free_port(), _free_port())
-    (tmp_path / "camera.json").write_text(json.dumps(config), encoding="utf-8")
-    env = {
-        "CAMSIM_CONFIG": str(tmp_path / "camera.json"),
-        "CAMSIM_STATE": str(tmp_path / "state" / "state.json"),
-        "PATH": "/usr/bin:/bin",
-    }
-    process = subprocess.Popen(
-        ["/usr/bin/python3", str(SOURCE), "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+def camsim_processes(tmp_path: Path) -> Iterator[Callable[..., dict[str, Any]]]:
+    """camsim serve (RTSP and ONVIF) on loopback, each camera a process of the system Python."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(camera_id: str = "rtsp_cam", **extra: Any) -> dict[str, Any]:
+        folder = tmp_path / camera_id
+        folder.mkdir()
+        config = _config(camera_id, _free_port(), _free_port(), **extra)
+        (folder / "camera.json").write_text(json.dumps(config), encoding="utf-8")
+        env = {
+            "CAMSIM_CONFIG": str(folder / "camera.json"),
+            "CAMSIM_STATE": str(folder / "state" / "state.json"),
+            "PATH": "/usr/bin:/bin",
+        }
+        processes.append(
+            subprocess.Popen(
+                ["/usr/bin/python3", str(SOURCE), "serve"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         deadline = time.monotonic() + 20
         for port in (config["rtsp_port"], config["onvif_port"]):
             while True:
@@ -437,12 +444,88 @@ def rtsp_camera(tmp_path: Path) -> Iterator[dict[str, Any]]:
                         break
                 except OSError:
                     if time.monotonic() > deadline:
-                        pytest.fail(f"camsim did not listen on {port}")
+                        pytest.fail(f"camsim {camera_id} did not listen on {port}")
                     time.sleep(0.2)
-        yield config
+        return config
+
+    try:
+        yield start
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def rtsp_camera(camsim_processes: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return camsim_processes()
+
+
+@needs_rtsp
+def test_a_facility_in_one_run_each_camera_reported_none_stopping_the_others(
+    camsim_processes: Callable[..., dict[str, Any]],
+) -> None:
+    good = camsim_processes("good_cam")
+    outdated = camsim_processes(
+        "old_cam", capabilities={"resolutions": [[320, 180]], "max_fps": 15}
+    )
+
+    def camera(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        return {
+            "host": "127.0.0.1",
+            "port": config["onvif_port"],
+            "camera_id": config["id"],
+            "username": "camops",
+            "password": VAULT_PASSWORD,
+            "factory_credentials": FACTORY,
+            "encoder": {**ENCODER, "width": 640, "height": 360, "bitrate_kbps": 512},
+            **changes,
+        }
+
+    gone = {
+        "host": "127.0.0.1",
+        "port": _free_port(),
+        "camera_id": "gone_cam",
+        "username": "camops",
+        "password": VAULT_PASSWORD,
+    }
+    args = {
+        "cameras": [camera(good), camera(outdated), gone],
+        "ntp_servers": ["10.79.1.2"],
+        "timeout": 3,
+    }
+    first = onvif(args)
+    assert not first.get("failed")  # the site goes on; each camera says how it went
+    assert first["changed"] is True
+    by_id = {c["camera_id"]: c for c in first["cameras"]}
+    assert [c["camera_id"] for c in first["cameras"]] == ["good_cam", "old_cam", "gone_cam"]
+    assert by_id["good_cam"]["failed"] is False
+    assert by_id["good_cam"]["credentials_rotated"] is True
+    assert by_id["good_cam"]["factory_credentials_accepted"] is False
+    assert by_id["good_cam"]["encoder"]["width"] == 640
+    assert by_id["old_cam"]["error_kind"] == "encoder_refused"
+    assert by_id["old_cam"]["credentials_rotated"] is True  # rotated before the encoder
+    assert "320x180" in by_id["old_cam"]["msg"]
+    assert by_id["gone_cam"]["error_kind"] == "unreachable"
+    assert first["failed_cameras"] == ["old_cam", "gone_cam"]
+
+    again = onvif({**args, "cameras": [camera(good), camera(outdated)]})
+    assert again["changed"] is False
+    assert [c["failed"] for c in again["cameras"]] == [False, True]
+
+    slower = camera(
+        good, encoder={**ENCODER, "width": 640, "height": 360, "fps": 10, "bitrate_kbps": 512}
+    )
+    checked = onvif({**args, "cameras": [slower]}, "--check", "--diff")
+    assert checked["changed"] is True
+    assert checked["diff"]["before"]["good_cam"]["encoder"]["fps"] == 15
+    assert checked["diff"]["after"]["good_cam"]["encoder"]["fps"] == 10
+    assert onvif({**args, "cameras": [camera(good)]})["changed"] is False  # check changed nothing
+
+    twice = ansible_module("camops_onvif_camera", {**args, "cameras": [gone, gone]})
+    assert twice["failed"] is True
+    assert "gone_cam" in twice["msg"]
 
 
 @needs_rtsp
@@ -558,3 +641,81 @@ def test_probe_of_an_unreachable_stream() -> None:
 def test_probe_refuses_credentials_in_the_address() -> None:
     failed = ansible_module("camops_stream_probe", {"url": "rtsp://a:b@127.0.0.1/x"})
     assert "without credentials" in failed["msg"]
+
+
+def _process_arguments() -> str:
+    """What ps shows every user of the host: every process's arguments."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            found.append(cmdline.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace"))
+        except OSError:  # the process ended meanwhile
+            continue
+    return "\n".join(found)
+
+
+@needs_rtsp
+def test_the_recorder_records_a_real_stream_and_ps_never_shows_its_credentials(
+    camsim_processes: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    """R5: the stream address with its password goes to ffmpeg on stdin, never as an argument
+    (every user of the NVR or central host can read every process's arguments)."""
+    camera = camsim_processes("rec_cam")
+    password = "Rec0rder-Secret"  # a test credential
+    configured = onvif(
+        {
+            "host": "127.0.0.1",
+            "port": camera["onvif_port"],
+            "camera_id": "rec_cam",
+            "username": "camops",
+            "password": password,
+            "factory_credentials": FACTORY,
+        }
+    )
+    assert configured["credentials_rotated"] is True
+    url_file = tmp_path / "rec_cam.url"
+    url_file.write_text(
+        f"rtsp://camops:{password}@127.0.0.1:{camera['rtsp_port']}/stream1", encoding="utf-8"
+    )
+    root = tmp_path / "recordings"
+    recorder = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "infra.recording.agent",
+            "record",
+            "--camera",
+            "rec_cam",
+            "--url-file",
+            str(url_file),
+            "--root",
+            str(root),
+            "--segment-seconds",
+            "2",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(list((root / "rec_cam").glob("rec_cam-*.mkv"))) < 3:
+            assert recorder.poll() is None, recorder.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "no segments after 30 s"
+            time.sleep(0.5)
+        listing = _process_arguments()
+        assert "rec_cam" in listing  # the recorder and its ffmpeg are there...
+        assert password not in listing  # ...without the password
+    finally:
+        recorder.terminate()
+        errors = recorder.communicate(timeout=15)[1]
+    assert password not in errors
+    first = sorted((root / "rec_cam").glob("rec_cam-*.mkv"))[0]
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", first],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.strip() == "h264"

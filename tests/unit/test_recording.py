@@ -244,10 +244,13 @@ def test_agent_metrics_and_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_segmenter_is_a_stream_copy() -> None:
     from infra.recording import agent  # noqa: PLC0415
 
-    args = agent.ffmpeg_args("rtsp://u:p@10.79.1.11:554/stream1", CAMERA, Path("/r") / CAMERA, 60)
+    args = agent.ffmpeg_args(CAMERA, Path("/r") / CAMERA, 60)
     assert args[args.index("-c") + 1] == "copy"
-    assert args[args.index("-rtsp_transport") + 1] == "tcp"
+    assert args[args.index("-i") + 1] == "pipe:0"  # the address comes on stdin, never in ps
     assert args[-1] == f"/r/{CAMERA}/{CAMERA}-%Y%m%dT%H%M%SZ.mkv"
+    listing = agent.input_list("rtsp://u:it's@10.79.1.11:554/stream1").decode()
+    assert "file 'rtsp://u:it'\\''s@10.79.1.11:554/stream1'" in listing
+    assert "option rtsp_transport tcp" in listing
     assert retention.parse_start(f"{CAMERA}-20261128T120000Z.mkv") is not None
 
 
