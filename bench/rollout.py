@@ -59,7 +59,7 @@ def playbook(
     seconds = time.monotonic() - start
     if LOGS is not None:
         LOGS.mkdir(parents=True, exist_ok=True)
-        flags = [a.strip("-") for a in extra if "=" not in a]
+        flags = [a.strip("-") for a in extra if a.startswith("--")]
         label = "-".join([name.removesuffix(".yml"), *flags])
         log = LOGS / f"{time.strftime('%H%M%S')}-{label}-{strategy or 'default'}.log"
         log.write_text(run.stdout + run.stderr, encoding="utf-8")

@@ -280,19 +280,24 @@ from ansible.module_utils.camops_onvif import (  # noqa: E402
     configure_all,
 )
 
-_CREDENTIAL = {
+_CREDENTIAL: dict[str, dict[str, Any]] = {
     "username": {"type": "str", "required": True},
     "password": {"type": "str", "required": True, "no_log": True},
 }
-_ENCODER = {
+_ENCODER: dict[str, dict[str, Any]] = {
     "codec": {"type": "str", "choices": ["h264", "h265"], "default": "h264"},
     "width": {"type": "int", "required": True},
     "height": {"type": "int", "required": True},
     "fps": {"type": "int", "required": True},
     "bitrate_kbps": {"type": "int", "required": True},
 }
-_FACTORY = {"type": "list", "elements": "dict", "default": [], "options": _CREDENTIAL}
-_CAMERA = {
+_FACTORY: dict[str, Any] = {
+    "type": "list",
+    "elements": "dict",
+    "default": [],
+    "options": _CREDENTIAL,
+}
+_CAMERA: dict[str, dict[str, Any]] = {
     "host": {"type": "str", "required": True},
     "port": {"type": "int", "default": 80},
     "camera_id": {"type": "str"},

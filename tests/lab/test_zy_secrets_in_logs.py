@@ -1,6 +1,8 @@
 """No secret in any log (issue [4]): after the other lab tests have rolled out, recorded,
 logged in, watched and exported, no vault value appears in the lab hosts' journals, nginx or
-PostgreSQL logs, nor in the output of any playbook the tests ran.
+PostgreSQL logs, their process lists (``ps`` shows every process's arguments to every user:
+the recorders' ffmpeg gets its camera's address on stdin), nor in the output of any playbook
+the tests ran.
 
 Named to run after the other lab tests and before the lifecycle test takes the lab down.
 """
@@ -18,6 +20,7 @@ LOGS = (
     "journalctl --no-pager -o cat"
     " ; cat /var/log/nginx/*.log 2>/dev/null"
     " ; cat /var/log/postgresql/*.log 2>/dev/null"
+    " ; ps -eww -o args"
     " ; true"
 )
 
