@@ -8,7 +8,10 @@ stays converged (central.yml and accounts.yml run first, not timed). Packages co
 lab's package cache (a warm mirror, as a province's rollout has).
 
 Each round also times the re-run with Ansible's own ``linear`` strategy (no Mitogen) as the
-baseline of the same run, and prints the ratio.
+baseline of the same run, and prints the ratio; and the re-run again with the lab's other
+facilities paused (their simulated cameras encode H.264 and their recorders run on the same two
+cores as everything else; a real facility's router, NVR and cameras are hardware of their own).
+Every figure comes with the 1-minute load average when it started.
 
 Prints figures with the changed counts; asserts nothing. Targets (issue [5]): fresh <= 90 s,
 re-run <= 20 s with changed=0. Usage: python bench/rollout.py [--site ID] [--rounds N] [INVENTORY]
@@ -17,13 +20,16 @@ re-run <= 20 s with changed=0. Usage: python bench/rollout.py [--site ID] [--rou
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -86,6 +92,29 @@ def fresh_site(inventory: str, site: str) -> None:
     camops("lab", "up", inventory)  # new containers; camera simulators at factory state
 
 
+def _lab(inventory: str) -> object:
+    sys.path.insert(0, str(ROOT))
+    from infra.lab import lab as lab_module  # noqa: PLC0415
+
+    return lab_module.open_lab(inventory)
+
+
+@contextlib.contextmanager
+def others_paused(inventory: str, site: str) -> Iterator[None]:
+    """The other facilities' containers (router, NVR, cameras) paused, then resumed."""
+    lab: Any = _lab(inventory)
+    others = [h.container for h in lab.plan.hosts if h.facility and h.facility != site]
+    subprocess.run(["podman", "pause", *others], check=True, capture_output=True)  # noqa: S603, S607
+    try:
+        yield
+    finally:
+        subprocess.run(["podman", "unpause", *others], check=True, capture_output=True)  # noqa: S603, S607
+
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("inventory", nargs="?", default="inventories/lab")
@@ -104,24 +133,38 @@ def main() -> None:
     camops("lab", "up", inventory)
     for name in ("central.yml", "accounts.yml"):
         playbook(inventory, name)
-    fresh, rerun, vanilla = [], [], []
+    fresh, rerun, vanilla, alone = [], [], [], []
+    rollout = ("site_rollout.yml", "-e", f"site={site}")
     for round_no in range(1, options.rounds + 1):
         fresh_site(inventory, site)
-        seconds, changed, _ = playbook(inventory, "site_rollout.yml", "-e", f"site={site}")
+        busy = load()
+        seconds, changed, _ = playbook(inventory, *rollout)
         fresh.append(seconds)
-        print(f"round {round_no}: fresh rollout of {site} {seconds:.1f}s (changed={changed})")
-        seconds, changed, _ = playbook(inventory, "site_rollout.yml", "-e", f"site={site}")
+        print(
+            f"round {round_no}: fresh rollout of {site} {seconds:.1f}s (changed={changed}, {busy})"
+        )
+        busy = load()
+        seconds, changed, _ = playbook(inventory, *rollout)
         rerun.append(seconds)
-        print(f"round {round_no}: re-run {seconds:.1f}s (changed={changed})")
-        seconds, changed, _ = playbook(
-            inventory, "site_rollout.yml", "-e", f"site={site}", strategy="linear"
-        )
+        print(f"round {round_no}: re-run {seconds:.1f}s (changed={changed}, {busy})")
+        busy = load()
+        seconds, changed, _ = playbook(inventory, *rollout, strategy="linear")
         vanilla.append(seconds)
-        print(f"round {round_no}: re-run without Mitogen {seconds:.1f}s (changed={changed})")
-        seconds, changed, _ = playbook(
-            inventory, "site_rollout.yml", "-e", f"site={site}", "--check", "--diff"
+        print(
+            f"round {round_no}: re-run without Mitogen {seconds:.1f}s (changed={changed}, {busy})"
         )
-        print(f"round {round_no}: --check --diff {seconds:.1f}s (changed={changed})")
+        busy = load()
+        seconds, changed, _ = playbook(inventory, *rollout, "--check", "--diff")
+        print(f"round {round_no}: --check --diff {seconds:.1f}s (changed={changed}, {busy})")
+        with others_paused(inventory, site):
+            time.sleep(20)  # the load average settles a little
+            busy = load()
+            seconds, changed, _ = playbook(inventory, *rollout)
+        alone.append(seconds)
+        print(
+            f"round {round_no}: re-run, other facilities paused {seconds:.1f}s "
+            f"(changed={changed}, {busy})"
+        )
     print(
         f"fresh rollout: median {statistics.median(fresh):.1f}s, max {max(fresh):.1f}s (target 90s)"
     )
@@ -132,6 +175,11 @@ def main() -> None:
     print(
         f"re-run without Mitogen (baseline): median {statistics.median(vanilla):.1f}s; "
         f"ratio with/without {statistics.median(rerun) / statistics.median(vanilla):.2f}"
+    )
+    ratio = statistics.median(alone) / statistics.median(rerun)
+    print(
+        f"re-run with the other facilities paused: median {statistics.median(alone):.1f}s "
+        f"(target 20s); ratio to the whole lab {ratio:.2f}"
     )
 
 
