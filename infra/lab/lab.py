@@ -542,7 +542,9 @@ def provision_cameras(lab: Lab, log: Log) -> None:
         return
     stamp.unlink(missing_ok=True)
     bin_dir = Path(sys.executable).parent
-    env = ansible_env(lab)
+    # Cameras are reached with `podman exec`, which Mitogen does not drive: Ansible's own
+    # strategy for the whole run (Mitogen's, merely loaded, slows the podman connections).
+    env = {**ansible_env(lab), "ANSIBLE_STRATEGY": "linear"}
     result = subprocess.run(  # noqa: S603
         # `lab up` validated this inventory a moment ago (open_lab): skip the playbook's
         # own validation play.
