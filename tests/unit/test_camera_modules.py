@@ -661,7 +661,7 @@ def test_the_recorder_records_a_real_stream_and_ps_never_shows_its_credentials(
     """R5: the stream address with its password goes to ffmpeg on stdin, never as an argument
     (every user of the NVR or central host can read every process's arguments)."""
     camera = camsim_processes("rec_cam")
-    password = "Rec0rder-Secret"  # a test credential
+    password = VAULT_PASSWORD
     configured = onvif(
         {
             "host": "127.0.0.1",
