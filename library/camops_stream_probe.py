@@ -16,6 +16,10 @@ description:
     ffconcat list on its standard input), nor in the result or an error message.
   - Several streams can be probed at once (O(streams)); all ffprobe runs then go together, so
     the module lasts about O(seconds) whatever the number of cameras.
+  - The stream is analysed for at most one second before its packets are read (codec and
+    resolution come from its parameter sets), so a camera reached between two key frames of
+    a long GOP does not cost ffmpeg's default analysis of up to 5 s; a stream whose
+    resolution is not known after that second is probed again with the full analysis.
   - Changes nothing; runs the same in check mode.
 version_added: "0.1.0"
 author: camops maintainers

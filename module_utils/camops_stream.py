@@ -44,11 +44,15 @@ def with_credentials(url: str, credential: Credential | None) -> str:
     return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
 
 
-def ffconcat(url: str, transport: str) -> bytes:
+def ffconcat(url: str, transport: str, analyze_seconds: float | None = None) -> bytes:
     """An ffconcat list naming the stream: ffprobe reads it from stdin, so the address with
-    its credentials stays out of the process list."""
+    its credentials stays out of the process list. ``analyze_seconds`` bounds how long the
+    stream is analysed before its packets are read (ffmpeg's default: up to 5 s)."""
     quoted = "'" + url.replace("'", "'\\''") + "'"
-    return f"ffconcat version 1.0\nfile {quoted}\noption rtsp_transport {transport}\n".encode()
+    text = f"ffconcat version 1.0\nfile {quoted}\noption rtsp_transport {transport}\n"
+    if analyze_seconds is not None:
+        text += f"option analyzeduration {max(round(analyze_seconds * 1_000_000), 1)}\n"
+    return text.encode()
 
 
 def command(ffprobe: str, seconds: float, *, packets: bool) -> list[str]:
@@ -167,8 +171,16 @@ class Probe:
     seconds: float = 3.0
     timeout: float = 20.0
     ffprobe: str = "ffprobe"
+    #: How long the stream is analysed before its packets are read. ffmpeg's analysis decodes
+    #: until a key frame and six more (or 5 s): a camera with a 4 s GOP reached between two key
+    #: frames cost the whole 5 s. Codec and resolution come from the parameter sets (the SDP's,
+    #: or the stream's first ones), the frame rate and bit rate from the packets read after; a
+    #: stream whose resolution was not known after this is probed again with ffmpeg's default.
+    analyze_seconds: float | None = 1.0
 
-    def start(self, credential: Credential | None, *, packets: bool) -> Running:
+    def start(
+        self, credential: Credential | None, *, packets: bool, analyze: bool = True
+    ) -> Running:
         """Start ffprobe; its output goes to files (several run at once: no pipe fills up)."""
         out = tempfile.TemporaryFile()  # noqa: SIM115  # closed by Running
         err = tempfile.TemporaryFile()  # noqa: SIM115  # closed by Running
@@ -180,7 +192,13 @@ class Probe:
         )
         assert process.stdin is not None  # noqa: S101  # PIPE above
         with contextlib.suppress(BrokenPipeError):  # it may have failed already
-            process.stdin.write(ffconcat(with_credentials(self.url, credential), self.transport))
+            process.stdin.write(
+                ffconcat(
+                    with_credentials(self.url, credential),
+                    self.transport,
+                    self.analyze_seconds if packets and analyze else None,
+                )
+            )
         process.stdin.close()
         return Running(process, out, err)
 
@@ -199,6 +217,7 @@ class Probe:
         """Start the stream's probe and one login check per credential of ``refused``."""
         return Pending(
             probe=self,
+            credential=credential,
             secrets=[credential.password, *(c.password for c in refused)],
             deadline=time.monotonic() + self.timeout,
             main=self.start(credential, packets=True),
@@ -224,6 +243,7 @@ class Pending:
     lasts about ``seconds`` plus the connection, however many credentials are checked)."""
 
     probe: Probe
+    credential: Credential
     secrets: list[str]
     deadline: float
     main: Running
@@ -238,6 +258,11 @@ class Pending:
             elif not any(marker in err for marker in REFUSED_MARKERS):
                 unverified.append(other.username)
         code, out, err = self.probe.finish(self.main, self.deadline)
+        if code == 0 and self.probe.analyze_seconds is not None and not _sized(out):
+            # The parameter sets did not come in the short analysis (no SDP ones, a long GOP):
+            # the whole analysis, as ffmpeg does by default, rather than a wrong resolution.
+            again = self.probe.start(self.credential, packets=True, analyze=False)
+            code, out, err = self.probe.finish(again, time.monotonic() + self.probe.timeout)
         where = scrub(self.probe.url, self.secrets)
         if code != 0:
             reason = scrub(_last_line(err), self.secrets) or f"ffprobe exit code {code}"
@@ -273,6 +298,15 @@ class Running:
     def close(self) -> None:
         self.out.close()
         self.err.close()
+
+
+def _sized(out: str) -> bool:
+    """Whether ffprobe's answer gives the video's resolution."""
+    try:
+        streams = json.loads(out).get("streams") or []
+    except (ValueError, AttributeError):
+        return True  # nothing a second analysis would mend: collect() reports it
+    return bool(streams) and bool(streams[0].get("width")) and bool(streams[0].get("height"))
 
 
 def _last_line(text: str) -> str:

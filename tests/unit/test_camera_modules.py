@@ -336,6 +336,44 @@ def test_credentials_stay_out_of_ffprobe_arguments() -> None:
     assert stream.scrub(f"x {url} y", ["p@ss:w/rd'x"]) == "x rtsp://admin:********@10.0.0.1:554/s y"
 
 
+FAKE_FFPROBE = """#!/usr/bin/env python3
+# ffprobe as a camera without parameter sets in its SDP and a long GOP answers: a short
+# analysis finds no resolution, the whole one does. Each run's ffconcat list is kept.
+import json, pathlib, sys
+listing = sys.stdin.read()
+log = pathlib.Path(sys.argv[0]).with_suffix(".runs")
+log.write_text(log.read_text() + listing + "--\\n" if log.exists() else listing + "--\\n")
+short = "option analyzeduration" in listing
+stream = {"codec_name": "h264", "width": 0 if short else 1920, "height": 0 if short else 1080,
+          "avg_frame_rate": "25/1"}
+packets = [{"pts_time": str(i / 25), "size": "4000", "flags": "K_" if i % 50 == 0 else "__"}
+           for i in range(75)]
+print(json.dumps({"streams": [stream], "packets": packets}))
+"""
+
+
+def test_a_stream_without_its_resolution_in_the_short_analysis_is_probed_again(
+    tmp_path: Path,
+) -> None:
+    stream = _stream_utils()
+    listing = stream.ffconcat("rtsp://10.0.0.1/s", "tcp", 1.0).decode()
+    assert "option analyzeduration 1000000" in listing.splitlines()
+    assert "analyzeduration" not in stream.ffconcat("rtsp://10.0.0.1/s", "tcp").decode()
+
+    ffprobe = tmp_path / "ffprobe"
+    ffprobe.write_text(FAKE_FFPROBE)
+    ffprobe.chmod(0o755)
+    probe = stream.Probe(url="rtsp://10.0.0.1/s", seconds=3, ffprobe=str(ffprobe))
+    outcome = probe.run(stream.Credential("camops", VAULT_PASSWORD), [])
+    assert (outcome.figures["width"], outcome.figures["height"]) == (1920, 1080)
+    assert outcome.figures["fps"] == 25
+    runs = (tmp_path / "ffprobe.runs").read_text().split("--\n")[:-1]
+    assert len(runs) == 2  # the short analysis, then the whole one
+    assert "option analyzeduration 1000000" in runs[0]
+    assert "analyzeduration" not in runs[1]
+    assert all(VAULT_PASSWORD in run for run in runs)  # the credential went on stdin, both times
+
+
 def test_measure_counts_frames_and_bits_over_whole_gops() -> None:
     stream = _stream_utils()
     # 10 fps, a key frame every 10 frames of 5000 bytes, others 1000 bytes: one GOP is
