@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 from rich.console import Console
@@ -216,6 +216,77 @@ def access_matrix(inventory: str, fmt: str, output: Path | None, check: bool) ->
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {output}")
+
+
+@main.command("pulumi-inventory")
+@click.argument("stack_output", type=click.File("r", encoding="utf-8"), required=False)
+@click.option(
+    "--stack",
+    help="Read this stack's outputs with Pulumi's Automation API (needs the Pulumi CLI) "
+    "instead of STACK_OUTPUT.",
+)
+@click.option(
+    "--program",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("pulumi/central"),
+    show_default=True,
+    help="The Pulumi program's folder (with --stack).",
+)
+@click.option(
+    "-i",
+    "--inventory",
+    help="The province inventory to compare with: what province.yml must declare is listed.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the Ansible inventory to this file instead of standard output.",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 when the model and the stack differ.")
+def pulumi_inventory(
+    *,
+    stack_output: TextIO | None,
+    stack: str | None,
+    program: Path,
+    inventory: str | None,
+    output: Path | None,
+    strict: bool,
+) -> None:
+    """The central hosts of a Pulumi stack as an Ansible inventory file.
+
+    STACK_OUTPUT is the output of 'pulumi stack output --json' in pulumi/central ('-': stdin);
+    or --stack NAME reads it through the Automation API where the Pulumi CLI is installed.
+    """
+    from infra import pulumi_inventory as pulumi_stack  # noqa: PLC0415  # only this command
+
+    if (stack_output is None) == (stack is None):
+        raise click.UsageError("give STACK_OUTPUT (a file, or - for stdin) or --stack, not both")
+    where = stack_output.name if stack_output is not None else f"stack {stack}"
+    try:
+        if stack_output is not None:
+            document = json.load(stack_output)
+        else:
+            assert stack is not None  # noqa: S101  # checked above
+            document = pulumi_stack.automation_outputs(stack, program)
+        text = pulumi_stack.render(document)
+    except json.JSONDecodeError as error:
+        raise click.UsageError(
+            f"{where}: not JSON ({error}); give 'pulumi stack output --json'"
+        ) from None
+    except pulumi_stack.StackOutputError as error:
+        raise click.UsageError(f"{where}: {error}") from None
+    differences = pulumi_stack.differences(document, _inventory(inventory)) if inventory else []
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    for message in differences:
+        click.echo(f"{'ERROR' if strict else 'WARNING'} {message}", err=True)
+    if differences and strict:
+        sys.exit(1)
 
 
 @main.command("vault-init")
