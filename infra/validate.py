@@ -186,6 +186,20 @@ class Checker:
                 f"tunnel subnet {wireguard.subnet} overlaps the central network {central.network}",
                 "choose separate address ranges",
             )
+        recorders = sum(1 for host in central.hosts if CentralRole.RECORDER in host.roles)
+        needed = sizing.size(self.inventory).central
+        if recorders and recorders < needed.recorder_nodes:
+            self.add(
+                PROVINCE_FILE,
+                "province.central.hosts",
+                "R3",
+                f"the central recorders take {needed.ingest_mbps:.1f} Mbit/s: "
+                f"{needed.recorder_nodes} recorder node(s) at "
+                f"{needed.node_capacity_mbps:g} Mbit/s each, the model lists {recorders}",
+                f"add {needed.recorder_nodes - recorders} central host(s) with the recorder role "
+                "(the Pulumi stack creates them: camops pulumi-inventory -i prints the lines)",
+                severity=Severity.WARNING,
+            )
 
     # -- R1 --------------------------------------------------------------------------------
     def zones(self) -> None:

@@ -418,3 +418,16 @@ def test_bad_settings_stop_the_program_with_the_key_named(
     config = {**stack_config("dong-thap"), key: value}
     with pytest.raises(Exception, match=message):
         run_program(config)
+
+
+def test_validation_warns_when_the_model_lists_fewer_recorders_than_the_sizing(
+    dong_thap: InventoryCopy,
+) -> None:
+    for offset in range(3):
+        _add_facility(
+            dong_thap, f"dt_big_{offset}", cameras=40, bitrate_kbps=8192, number=20 + offset
+        )
+    [warning] = [p for p in dong_thap.problems() if p.path == "province.central.hosts"]
+    assert warning.severity == "warning" and warning.rule == "R3"
+    assert "3 recorder node(s) at 400 Mbit/s each, the model lists 2" in warning.message
+    assert "add 1 central host(s) with the recorder role" in warning.fix
