@@ -15,10 +15,11 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
+from pulumi.runtime import rpc
 
-import pulumi
 from infra.cloud import BYTES_PER_GIB
 from infra.loader import load
 from infra.sizing import BYTES_PER_GB, size
@@ -40,6 +41,7 @@ class Declared:
     name: str
     inputs: dict[str, Any]
     id: str
+    provider: str = ""
 
 
 class Mocks(pulumi.runtime.Mocks):
@@ -54,7 +56,9 @@ class Mocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == FLOATING_IP and not outputs.get("address"):
             outputs["address"] = "198.51.100.200"
-        self.declared.append(Declared(args.typ, args.name, dict(args.inputs), resource_id))
+        self.declared.append(
+            Declared(args.typ, args.name, dict(args.inputs), resource_id, args.provider or "")
+        )
         return resource_id, outputs
 
     def call(
@@ -431,3 +435,33 @@ def test_validation_warns_when_the_model_lists_fewer_recorders_than_the_sizing(
     assert warning.severity == "warning" and warning.rule == "R3"
     assert "3 recorder node(s) at 400 Mbit/s each, the model lists 2" in warning.message
     assert "add 1 central host(s) with the recorder role" in warning.fix
+
+
+def test_every_setting_the_project_declares_is_set_by_every_stack() -> None:
+    project = yaml.safe_load((PROGRAM / "Pulumi.yaml").read_text(encoding="utf-8"))
+    required = {key for key, spec in project["config"].items() if "default" not in spec}
+    assert required >= {"inventory", "image", "external_network", "volume_type"}
+    for stack in ("lab-example", "dong-thap"):
+        keys = {key.split(":", 1)[1] for key in stack_config(stack)}
+        assert required <= keys, f"Pulumi.{stack}.yaml lacks {sorted(required - keys)}"
+
+
+def test_the_cloud_password_is_a_pulumi_secret(lab_run: Run) -> None:
+    config = {**stack_config("dong-thap"), f"{PROJECT}:password": "cloud-Secret-7hq2"}  # test value
+    run = run_program(config, "dong-thap")
+    [provider] = [item for item in run.declared if item.type == "pulumi:providers:openstack"]
+    assert provider.inputs["authUrl"] == "https://cloud.example.gov.vn:5000/v3"
+    # It reaches the provider as a secret (Pulumi's wire form of a secret value).
+    assert provider.inputs["password"] == {
+        rpc._special_sig_key: rpc._special_secret_sig,
+        "value": "cloud-Secret-7hq2",
+    }
+    assert "cloud-Secret-7hq2" not in json.dumps(run.outputs)
+    # Every OpenStack resource goes through that provider (none through a default one).
+    for item in run.declared:
+        if item.type.startswith("openstack:"):
+            assert "pulumi:providers:openstack::cloud::" in item.provider, item.name
+    # A stack without auth_url (lab-example) uses the default provider: OS_* from the
+    # environment (an openrc file), no explicit provider.
+    assert f"{PROJECT}:auth_url" not in stack_config("lab-example")
+    assert [item for item in lab_run.declared if item.type == "pulumi:providers:openstack"] == []

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pulumi
 import pulumi_openstack as openstack
 
-import pulumi
 from infra.cloud import CentralCloudPlan, CloudSettings, NodePlan, cloud_init
 
 PREFIX = "camops:central"

@@ -7,9 +7,9 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pulumi_openstack as openstack
 
-import pulumi
 from camops_central.components import (
     CentralNetwork,
     CentralNode,
@@ -130,7 +130,7 @@ def build(config: pulumi.Config) -> dict[str, Any]:
 
     def make_node(
         node: NodePlan,
-        parent: pulumi.Resource,
+        parent: pulumi.Resource | None,
         server_group: openstack.compute.ServerGroup | None,
     ) -> CentralNode:
         made = CentralNode(
@@ -141,7 +141,7 @@ def build(config: pulumi.Config) -> dict[str, Any]:
             image_id=image.id,
             external_network=settings.external_network,
             server_group=server_group,
-            opts=pulumi.ResourceOptions(parent=parent),
+            opts=pulumi.ResourceOptions(parent=parent) if parent is not None else opts,
         )
         described.append(made.describe(node))
         return made
@@ -150,10 +150,9 @@ def build(config: pulumi.Config) -> dict[str, Any]:
     stores = [n for n in central.role(CentralRole.OBJECT_STORE) if n not in recorders]
     RecorderPool("recorders", recorders, make_node, opts=opts)
     ObjectStore("object-store", stores, make_node, opts=opts)
-    for node in central.nodes:
+    for node in central.nodes:  # platform, monitoring, hub: servers of their own
         if node not in recorders and node not in stores:
-            parent = pulumi.ComponentResource("camops:central:Service", node.hostname, None, opts)
-            make_node(node, parent, None)
+            make_node(node, None, None)
     return outputs(central, described)
 
 
