@@ -17,7 +17,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 help:
 	@echo "make setup       venv + every Python and Debian dependency (idempotent)"
-	@echo "make lint        ruff, mypy, yamllint, ansible-lint (production profile)"
+	@echo "make lint        ruff, mypy, yamllint, ansible-lint (production profile), promtool"
 	@echo "make test        every test tier"
 	@echo "make test-fast   the tiers that need no lab (unit, model, modules, playbook checks)"
 	@echo "make test-lab    the lab tier: lab up, lab tests, molecule scenarios, lab down"
@@ -27,9 +27,10 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml services/platform/pyproject.toml requirements/constraints.txt deps/apt.txt deps/lab-apt.txt scripts/setup-debian.sh
+$(STAMP): pyproject.toml services/platform/pyproject.toml requirements/constraints.txt deps/apt.txt deps/lab-apt.txt scripts/setup-debian.sh scripts/debian-tools.sh
 	bash scripts/setup-debian.sh deps/apt.txt deps/lab-apt.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	bash scripts/debian-tools.sh $(BIN)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]' -e services/platform
 	touch $@
@@ -40,6 +41,8 @@ lint: setup
 	mypy
 	yamllint --strict .
 	ansible-lint --profile production
+	promtool check rules roles/monitoring/files/rules/*.yml
+	promtool test rules tests/monitoring/*.test.yml
 
 # pg_virtualenv (Debian's postgresql-common): a throw-away PostgreSQL cluster for the platform's
 # tests, dropped when pytest ends.
