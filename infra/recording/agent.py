@@ -230,6 +230,25 @@ def _metric(lines: list[str], name: str, help_text: str, samples: list[tuple[str
     lines.extend(f"{name}{labels} {value:.15g}" for labels, value in samples)
 
 
+RECORDING_SINCE = ".camops-recording-since"
+
+
+def recording_since(root: Path, oldest: list[datetime]) -> datetime | None:
+    """When this recorder recorded its first segment: kept in ``root`` the first time segments
+    are seen (the sweeper deletes old segments; this date stays), so an alert can tell a young
+    recorder from one that lost recordings (RetentionAtRisk)."""
+    path = root / RECORDING_SINCE
+    try:
+        return datetime.fromtimestamp(float(path.read_text(encoding="utf-8").strip()), UTC)
+    except (OSError, ValueError):
+        pass
+    if not oldest:
+        return None
+    first = min(oldest)
+    write_atomic(path, f"{first.timestamp():.0f}\n")
+    return first
+
+
 def metrics_text(
     root: Path,
     retention_period: timedelta,
@@ -283,6 +302,14 @@ def metrics_text(
         "Retention target in days.",
         [("", retention_period / timedelta(days=1))],
     )
+    since = recording_since(root, [r.oldest for _label, r in cams if r.oldest])
+    if since is not None:
+        _metric(
+            lines,
+            "camops_recorder_recording_since_timestamp_seconds",
+            "When this recorder recorded its first segment (UTC epoch).",
+            [("", since.timestamp())],
+        )
     if capacity is not None:
         _metric(
             lines,

@@ -241,6 +241,27 @@ def test_agent_metrics_and_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert "# TYPE camops_recorder_retention_at_risk gauge" in text
 
 
+def test_when_recording_began_outlives_the_first_segment(tmp_path: Path) -> None:
+    """RetentionAtRisk tells a young recorder from one that lost recordings by this date."""
+    from infra.recording import agent  # noqa: PLC0415
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    metrics = tmp_path / "textfile" / "camops_recorder.prom"
+    command = ["metrics", "--root", str(tmp_path), "--retention-days", "30"]
+    command += ["--metrics", str(metrics)]
+    agent.main(command)  # nothing recorded yet: no date
+    assert "recording_since" not in metrics.read_text(encoding="utf-8")
+    first = write_segment(tmp_path, now - timedelta(minutes=30))
+    agent.main(command)
+    began = (now - timedelta(minutes=30)).timestamp()
+    expected = f"camops_recorder_recording_since_timestamp_seconds {began:.15g}"
+    assert expected in metrics.read_text(encoding="utf-8")
+    write_segment(tmp_path, now - timedelta(minutes=5))
+    first.unlink()  # gone (swept, or lost): the date stays
+    agent.main(command)
+    assert expected in metrics.read_text(encoding="utf-8")
+
+
 def test_segmenter_is_a_stream_copy() -> None:
     from infra.recording import agent  # noqa: PLC0415
 
