@@ -136,6 +136,14 @@ class Router(Strict):
     credential: str | None = None
 
 
+class Contact(Strict):
+    """Someone alerts reach (R3, R11): by e-mail, and by phone for a call-out."""
+
+    name: Text
+    phone: Text
+    email: Text
+
+
 class Facility(Strict):
     id: Identifier
     name: Text
@@ -151,11 +159,22 @@ class Facility(Strict):
     nvr: Nvr
     router: Router
     cameras: list[Camera] = Field(default_factory=list)
+    duty_team: list[Contact] = Field(
+        default_factory=list,
+        description=(
+            "the facility's duty team (tổ trực): alerts about it reach them, to put the "
+            "substitute measure in place (R11)"
+        ),
+    )
 
 
 class District(Strict):
     id: Identifier
     name: Text
+    telecom_oncall: list[Contact] = Field(
+        default_factory=list,
+        description="the telecom's on-call engineers for the district's facilities (R3)",
+    )
 
 
 class CentralHost(Strict):
@@ -175,6 +194,10 @@ class Central(Strict):
     network: IPv4Network
     hosts: list[CentralHost] = Field(min_length=1)
     wireguard: WireGuard
+    oncall: list[Contact] = Field(
+        default_factory=list,
+        description="the central site's on-call engineers (platform, recorders, the hub)",
+    )
     ops_ranges: list[IPv4Network] = Field(
         default_factory=list,
         description=(

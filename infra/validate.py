@@ -23,6 +23,7 @@ from infra.model import (
     VAULT_REF_RE,
     Account,
     CentralRole,
+    Contact,
     Facility,
     FacilityStatus,
     Inventory,
@@ -90,6 +91,7 @@ class Checker:
         self.capacity()
         self.streams()
         self.accounts()
+        self.contacts()
         return self.problems
 
     # -- R4 --------------------------------------------------------------------------------
@@ -505,6 +507,62 @@ class Checker:
                         severity=Severity.WARNING,
                     )
 
+    # -- R3 / R11: who alerts reach ----------------------------------------------------------
+    def contacts(self) -> None:
+        province = self.inventory.province
+        domains = province.email_domains
+        people: list[tuple[str, str, Contact]] = [
+            (PROVINCE_FILE, f"province.central.oncall[{i}]", c)
+            for i, c in enumerate(province.central.oncall)
+        ]
+        for index, district in enumerate(province.districts):
+            people += [
+                (PROVINCE_FILE, f"province.districts[{index}].telecom_oncall[{i}]", c)
+                for i, c in enumerate(district.telecom_oncall)
+            ]
+        for facility in self.inventory.facilities:
+            people += [
+                (self.facility_file(facility), f"facilities[{facility.id}].duty_team[{i}]", c)
+                for i, c in enumerate(facility.duty_team)
+            ]
+        for file, path, contact in people:
+            self._email(path, contact.name, contact.email, domains, file)
+            self._phone(path, contact.name, contact.phone, file)
+        if not province.central.oncall:
+            self.add(
+                PROVINCE_FILE,
+                "province.central.oncall",
+                "R3",
+                "nobody is on call for the central site: its alerts (platform, recorders, the "
+                "hub) reach no one",
+                "add the central on-call engineers (name, phone, e-mail)",
+                severity=Severity.WARNING,
+            )
+        active = [f for f in self.inventory.facilities if f.status is FacilityStatus.ACTIVE]
+        with_oncall = {d.id for d in province.districts if d.telecom_oncall}
+        for index, district in enumerate(province.districts):
+            if district.id not in with_oncall and any(f.district == district.id for f in active):
+                self.add(
+                    PROVINCE_FILE,
+                    f"province.districts[{index}].telecom_oncall",
+                    "R3",
+                    f"{district.name} has active facilities but no telecom on-call engineer: "
+                    "their outages reach only the central on-call",
+                    "add the telecom's on-call engineers for the district",
+                    severity=Severity.WARNING,
+                )
+        for facility in active:
+            if not facility.duty_team:
+                self.add(
+                    self.facility_file(facility),
+                    f"facilities[{facility.id}].duty_team",
+                    "R11",
+                    f"facility '{facility.name}' has no duty team: nobody there is told to "
+                    "put the substitute measure in place when a camera is down",
+                    "add the facility's duty team (name, phone, e-mail)",
+                    severity=Severity.WARNING,
+                )
+
     # -- R6 / R7 ---------------------------------------------------------------------------
     def accounts(self) -> None:
         province = self.inventory.province
@@ -556,12 +614,19 @@ class Checker:
                 phones.setdefault(phone, index)
             self._scope(path, account, districts, district_run)
 
-    def _email(self, path: str, who: str, value: str, domains: Iterable[str]) -> str | None:
+    def _email(
+        self,
+        path: str,
+        who: str,
+        value: str,
+        domains: Iterable[str],
+        file: str = ACCOUNTS_FILE,
+    ) -> str | None:
         try:
             email = validate_email(value, check_deliverability=False).normalized.lower()
         except EmailNotValidError as error:
             self.add(
-                ACCOUNTS_FILE,
+                file,
                 f"{path}.email",
                 "R6",
                 f"'{value}' of {who} is not a valid e-mail address ({error})",
@@ -572,7 +637,7 @@ class Checker:
         allowed = list(domains)
         if not any(domain == item or domain.endswith(f".{item}") for item in allowed):
             self.add(
-                ACCOUNTS_FILE,
+                file,
                 f"{path}.email",
                 "R6",
                 f"{email} of {who} is not an official (mail công vụ) address",
@@ -581,7 +646,7 @@ class Checker:
             )
         if local in SHARED_MAILBOXES:
             self.add(
-                ACCOUNTS_FILE,
+                file,
                 f"{path}.email",
                 "R6",
                 f"{email} of {who} looks like an office mailbox, not a person's",
@@ -590,14 +655,14 @@ class Checker:
             )
         return email
 
-    def _phone(self, path: str, who: str, value: str) -> str | None:
+    def _phone(self, path: str, who: str, value: str, file: str = ACCOUNTS_FILE) -> str | None:
         try:
             number = phonenumbers.parse(value, "VN")
         except phonenumbers.NumberParseException:
             number = None
         if number is None or not phonenumbers.is_valid_number_for_region(number, "VN"):
             self.add(
-                ACCOUNTS_FILE,
+                file,
                 f"{path}.phone",
                 "R6",
                 f"'{value}' of {who} is not a Vietnamese phone number",

@@ -340,3 +340,44 @@ def test_one_bad_facility_does_not_hide_another(lab: InventoryCopy) -> None:
 def test_decommissioned_facility_needs_its_decision(lab: InventoryCopy) -> None:
     lab.facility(NORTH, lambda f: f.update(status="removed"))
     assert errors_at(lab.problems(), f"facilities[{NORTH}].status_ref", "R13")
+
+
+# -- R3 / R11: who alerts reach ---------------------------------------------------------------
+def test_a_duty_team_member_needs_an_official_address_and_a_vietnamese_phone(
+    lab: InventoryCopy,
+) -> None:
+    lab.facility(
+        NORTH,
+        lambda f: f["duty_team"][0].update(email="gac@gmail.com", phone="+1 202 555 0100"),
+    )
+    problems = lab.problems()
+    (email,) = errors_at(problems, f"facilities[{NORTH}].duty_team[0].email", "R6")
+    assert email.file == f"facilities/{NORTH}.yml" and "official" in email.message
+    assert errors_at(problems, f"facilities[{NORTH}].duty_team[0].phone", "R6")
+
+
+def test_telecom_and_central_on_call_contacts_are_checked(lab: InventoryCopy) -> None:
+    def change(province: dict[str, Any]) -> None:
+        province["districts"][0]["telecom_oncall"][0]["email"] = "not-an-address"
+        province["central"]["oncall"][0]["phone"] = "12345"
+
+    lab.province(change)
+    problems = lab.problems()
+    assert errors_at(problems, "province.districts[0].telecom_oncall[0].email", "R6")
+    (phone,) = errors_at(problems, "province.central.oncall[0].phone", "R6")
+    assert phone.file == "province.yml"
+
+
+def test_nobody_to_alert_is_a_warning_naming_who_to_add(lab: InventoryCopy) -> None:
+    lab.facility(NORTH, lambda f: f.pop("duty_team"))
+    lab.province(lambda p: (p["districts"][0].pop("telecom_oncall"), p["central"].pop("oncall")))
+    found = {
+        (p.path, p.rule): p
+        for p in lab.problems()
+        if p.severity == Severity.WARNING and p.rule in {"R3", "R11"}
+    }
+    duty = found[(f"facilities[{NORTH}].duty_team", "R11")]
+    assert "substitute measure" in duty.message and "duty team" in duty.fix
+    assert ("province.districts[0].telecom_oncall", "R3") in found
+    assert ("province.central.oncall", "R3") in found
+    assert not errors_at(lab.problems(), f"facilities[{NORTH}].duty_team")
