@@ -1,0 +1,148 @@
+"""Monitoring from the model: scrape targets and Alertmanager's routing, checked with amtool."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.loader import load
+from infra.model import Inventory
+from infra.monitoring import (
+    Delivery,
+    alertmanager_config,
+    camera_targets,
+    central_node_targets,
+    facility_node_targets,
+)
+from tests.helpers import ROOT, InventoryCopy
+
+TEMPLATE = ROOT / "roles" / "monitoring" / "files" / "camops.tmpl"
+DELIVERY = Delivery(
+    webhook_url="https://platform.lab.camops.vn/api/v1/alerts",
+    smtp_smarthost="127.0.0.1:25",
+    smtp_from="camops-alerts@lab.gov.vn",
+    smtp_require_tls=False,
+)
+
+
+def amtool() -> str:
+    tool = Path(sys.executable).parent / "amtool"
+    if not tool.exists():
+        pytest.fail("amtool is missing from the venv: run 'make setup' (scripts/debian-tools.sh)")
+    return str(tool)
+
+
+def model(path: Path) -> Inventory:
+    result = load(path)
+    assert result.inventory is not None
+    return result.inventory
+
+
+def write_config(tmp_path: Path, inventory: Inventory) -> Path:
+    path = tmp_path / "alertmanager.yml"
+    config = alertmanager_config(inventory, DELIVERY, templates=[str(TEMPLATE)])
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), "utf-8")
+    return path
+
+
+def receiver_of(config: Path, *labels: str) -> str:
+    result = subprocess.run(
+        [amtool(), "config", "routes", "test", f"--config.file={config}", *labels],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_every_camera_of_an_active_facility_is_probed_with_its_labels() -> None:
+    inventory = model(ROOT / "inventories" / "lab")
+    north = inventory.facility("lab_north_school")
+    groups = camera_targets(inventory, north)
+    assert [g["targets"] for g in groups] == [
+        ["10.79.1.11:554"],
+        ["10.79.1.12:554"],
+        ["10.79.1.13:554"],
+    ]
+    assert groups[0]["labels"] == {
+        "facility": "lab_north_school",
+        "district": "lab_north",
+        "district_name": "Huyện Bắc (lab)",
+        "camera": "north_cam01",
+    }
+    [nvr] = facility_node_targets(inventory, north)
+    assert nvr["targets"] == ["10.79.1.2:9100"] and nvr["labels"]["host"] == "nvr-north"
+    assert central_node_targets(inventory)[0]["targets"] == ["10.77.0.10:9100"]
+
+
+def test_a_facility_not_active_is_not_watched() -> None:
+    inventory = model(ROOT / "inventories" / "dong_thap")
+    standby = inventory.facility("dt_thapmuoi_school")
+    assert standby.status.value == "standby"
+    assert camera_targets(inventory, standby) == []
+    assert facility_node_targets(inventory, standby) == []
+
+
+def test_amtool_accepts_the_configuration(tmp_path: Path) -> None:
+    for name in ("lab", "dong_thap"):
+        config = write_config(tmp_path, model(ROOT / "inventories" / name))
+        result = subprocess.run(
+            [amtool(), "check-config", str(config)], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alerts_reach_the_duty_team_and_the_districts_telecom_on_call(tmp_path: Path) -> None:
+    inventory = model(ROOT / "inventories" / "lab")
+    config = write_config(tmp_path, inventory)
+    assert receiver_of(config, "alertname=CameraDown", "facility=lab_north_school") == (
+        "facility-lab_north_school"
+    )
+    assert receiver_of(config, "alertname=PlatformDown") == "central"
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    receivers = {r["name"]: r for r in document["receivers"]}
+    north = receivers["facility-lab_north_school"]
+    assert north["email_configs"][0]["to"] == "hvgac@bac.lab.gov.vn, lvmang@vnpt.vn"
+    assert receivers["central"]["email_configs"][0]["to"] == "dvtruc@stttt.lab.gov.vn"
+    # Every receiver also opens the platform's incident, and says when it is resolved.
+    for receiver in receivers.values():
+        [hook] = receiver["webhook_configs"]
+        assert hook["url"] == DELIVERY.webhook_url and hook["send_resolved"] is True
+    assert document["route"]["repeat_interval"] == "15m"
+
+
+def test_a_facility_nobody_is_named_for_goes_to_the_central_on_call(
+    lab: InventoryCopy, tmp_path: Path
+) -> None:
+    lab.facility("lab_south_barracks", lambda f: f.pop("duty_team"))
+    lab.province(lambda p: p["districts"][1].pop("telecom_oncall"))
+    config = write_config(tmp_path, model(lab.path))
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    south = next(r for r in document["receivers"] if r["name"] == "facility-lab_south_barracks")
+    assert south["email_configs"][0]["to"] == "dvtruc@stttt.lab.gov.vn"
+
+
+def test_the_mail_templates_render() -> None:
+    def render(text: str) -> str:
+        return subprocess.run(
+            [
+                amtool(),
+                "template",
+                "render",
+                f"--template.glob={TEMPLATE}",
+                f"--template.text={text}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    assert render('{{ template "camops.subject" . }}').startswith("[camops] ")
+    body = render('{{ template "camops.text" . }}')
+    assert "Cơ sở / Facility:" in body and "Hướng dẫn xử lý / Runbook:" in body
+    assert "Xác nhận sự cố trên nền tảng" in body
+    assert render('{{ template "camops.html" . }}').startswith("<pre>")
