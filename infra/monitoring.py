@@ -27,7 +27,8 @@ REPEAT_INTERVAL = "15m"
 class Delivery:
     """Where alerts are delivered: the platform's incidents webhook and the mail relay."""
 
-    webhook_url: str
+    #: None: no webhook (the platform's incidents endpoint not there yet).
+    webhook_url: str | None
     smtp_smarthost: str
     smtp_from: str
     smtp_require_tls: bool = True
@@ -85,10 +86,12 @@ def _emails(contacts: list[Contact]) -> list[str]:
 
 
 def _receiver(name: str, emails: list[str], delivery: Delivery) -> dict[str, Any]:
-    webhook: dict[str, Any] = {"url": delivery.webhook_url, "send_resolved": True}
-    if delivery.webhook_ca_file:
-        webhook["http_config"] = {"tls_config": {"ca_file": delivery.webhook_ca_file}}
-    receiver: dict[str, Any] = {"name": name, "webhook_configs": [webhook]}
+    receiver: dict[str, Any] = {"name": name}
+    if delivery.webhook_url:
+        webhook: dict[str, Any] = {"url": delivery.webhook_url, "send_resolved": True}
+        if delivery.webhook_ca_file:
+            webhook["http_config"] = {"tls_config": {"ca_file": delivery.webhook_ca_file}}
+        receiver["webhook_configs"] = [webhook]
     if emails:
         receiver["email_configs"] = [
             {

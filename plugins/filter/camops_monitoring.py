@@ -1,0 +1,78 @@
+"""Ansible filters: monitoring's targets and Alertmanager's configuration from the model.
+
+They load the province folder with the camops package (``infra.monitoring``), so Ansible and
+the tests use the same code. Controller side only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+
+def _inventory(inventory_dir: str) -> Any:
+    try:
+        from infra.loader import load  # noqa: PLC0415  # reported below if missing
+    except ImportError as error:
+        raise AnsibleFilterError(
+            f"the camops monitoring filters need the camops package ({error}); run 'make setup'"
+        ) from error
+    result = load(Path(inventory_dir))
+    if result.inventory is None:
+        raise AnsibleFilterError(f"{inventory_dir}: the inventory does not load (camops validate)")
+    return result.inventory
+
+
+def camops_alertmanager_config(
+    inventory_dir: str,
+    smtp_smarthost: str,
+    smtp_from: str,
+    webhook_url: str = "",
+    templates: list[str] | None = None,
+    smtp_require_tls: bool = True,
+    webhook_ca_file: str = "",
+) -> dict[str, Any]:
+    from infra.monitoring import Delivery, alertmanager_config  # noqa: PLC0415
+
+    delivery = Delivery(
+        webhook_url=webhook_url or None,
+        smtp_smarthost=smtp_smarthost,
+        smtp_from=smtp_from,
+        smtp_require_tls=bool(smtp_require_tls),
+        webhook_ca_file=webhook_ca_file or None,
+    )
+    return alertmanager_config(_inventory(inventory_dir), delivery, templates=templates)
+
+
+def camops_scrape_targets(
+    inventory_dir: str, kind: str, facility_id: str = "", only: list[str] | None = None
+) -> list[Any]:
+    """``file_sd`` groups: ``cameras`` or ``nvr`` of one facility, or ``central`` nodes;
+    ``only``: just these cameras (the connected ones)."""
+    from infra import monitoring  # noqa: PLC0415
+
+    inventory = _inventory(inventory_dir)
+    if kind == "central":
+        return monitoring.central_node_targets(inventory)
+    try:
+        facility = inventory.facility(facility_id)
+    except KeyError:
+        raise AnsibleFilterError(f"{facility_id}: not a facility of {inventory_dir}") from None
+    if kind == "cameras":
+        groups = monitoring.camera_targets(inventory, facility)
+        if only is not None:
+            groups = [group for group in groups if group["labels"]["camera"] in only]
+        return groups
+    if kind == "nvr":
+        return monitoring.facility_node_targets(inventory, facility)
+    raise AnsibleFilterError(f"camops_scrape_targets: kind {kind!r} is not cameras, nvr or central")
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "camops_alertmanager_config": camops_alertmanager_config,
+            "camops_scrape_targets": camops_scrape_targets,
+        }
