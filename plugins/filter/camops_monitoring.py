@@ -26,24 +26,23 @@ def _inventory(inventory_dir: str) -> Any:
 
 
 def camops_alertmanager_config(
-    inventory_dir: str,
-    smtp_smarthost: str,
-    smtp_from: str,
-    webhook_url: str = "",
-    templates: list[str] | None = None,
-    smtp_require_tls: bool = True,
-    webhook_ca_file: str = "",
+    inventory_dir: str, delivery: dict[str, Any], templates: list[str] | None = None
 ) -> dict[str, Any]:
+    """``delivery``: smtp_smarthost, smtp_from, smtp_require_tls, webhook_url (empty: none),
+    webhook_ca_file (empty: the system's CAs)."""
     from infra.monitoring import Delivery, alertmanager_config  # noqa: PLC0415
 
-    delivery = Delivery(
-        webhook_url=webhook_url or None,
-        smtp_smarthost=smtp_smarthost,
-        smtp_from=smtp_from,
-        smtp_require_tls=bool(smtp_require_tls),
-        webhook_ca_file=webhook_ca_file or None,
-    )
-    return alertmanager_config(_inventory(inventory_dir), delivery, templates=templates)
+    try:
+        options = Delivery(
+            webhook_url=str(delivery.get("webhook_url") or "") or None,
+            smtp_smarthost=str(delivery["smtp_smarthost"]),
+            smtp_from=str(delivery["smtp_from"]),
+            smtp_require_tls=bool(delivery.get("smtp_require_tls", True)),
+            webhook_ca_file=str(delivery.get("webhook_ca_file") or "") or None,
+        )
+    except KeyError as error:
+        raise AnsibleFilterError(f"camops_alertmanager_config: delivery needs {error}") from None
+    return alertmanager_config(_inventory(inventory_dir), options, templates=templates)
 
 
 def camops_scrape_targets(
