@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +148,43 @@ def test_the_mail_templates_render() -> None:
     assert "Cơ sở / Facility:" in body and "Hướng dẫn xử lý / Runbook:" in body
     assert "Xác nhận sự cố trên nền tảng" in body
     assert render('{{ template "camops.html" . }}').startswith("<pre>")
+
+
+def test_the_ansible_filters_give_the_same_documents() -> None:
+    """Through Ansible itself (plugins/filter), as the monitoring role uses them."""
+    expression = (
+        "{{ {'am': 'inventories/lab' | camops_alertmanager_config({'smtp_smarthost': "
+        "'127.0.0.1:25', 'smtp_from': 'camops-alerts@lab.gov.vn', 'smtp_require_tls': false}), "
+        "'cams': 'inventories/lab' | camops_scrape_targets('cameras', 'lab_north_school', "
+        "['north_cam01', 'north_cam03']) } | to_json }}"
+    )
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible"),
+            "localhost",
+            "-m",
+            "ansible.builtin.debug",
+            "-a",
+            f"msg={expression}",
+            "-o",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_STRATEGY": "linear",
+        },
+    )
+    message = json.loads(result.stdout.split("=>", 1)[1])["msg"]
+    answer = json.loads(message) if isinstance(message, str) else message
+    assert [g["labels"]["camera"] for g in answer["cams"]] == ["north_cam01", "north_cam03"]
+    inventory = model(ROOT / "inventories" / "lab")
+    expected = alertmanager_config(
+        inventory,
+        Delivery(None, "127.0.0.1:25", "camops-alerts@lab.gov.vn", smtp_require_tls=False),
+    )
+    assert answer["am"] == expected
+    assert "webhook_configs" not in answer["am"]["receivers"][0]  # no webhook given: mail only
