@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from rich.console import Console
@@ -289,6 +289,90 @@ def pulumi_inventory(
         sys.exit(1)
 
 
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+@main.command("incidents")
+@click.option("--url", required=True, help="The platform, e.g. https://platform.example.gov.vn")
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="File holding an automation token with the incidents:read scope.",
+)
+@click.option(
+    "--status",
+    type=click.Choice(["open", "acknowledged", "resolved", "unresolved"]),
+    help="Only incidents in this state (unresolved: open or acknowledged).",
+)
+@click.option("--facility", help="Only this facility's incidents.")
+@click.option("--since", help="Outages that started from this UTC time (ISO 8601).")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="CA bundle (TLS).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def incidents(  # noqa: PLR0917  # click passes one argument per option
+    url: str,
+    token_file: Path,
+    status: str | None,
+    facility: str | None,
+    since: str | None,
+    ca_file: str | None,
+    as_json: bool,
+) -> None:
+    """Outages and their handling (R3, R11): when each started, who acknowledged it after how
+    long, the substitute measure noted, when it was repaired. Exit 1 when any is still open
+    (not acknowledged)."""
+    query = {
+        key: value
+        for key, value in (
+            ("status", status),
+            ("facility", facility),
+            ("since", since and _now(since).isoformat()),
+        )
+        if value
+    }
+    rows = _platform_get(url, "/api/v1/incidents", query, token_file, ca_file)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        table = Table(title="Incidents (sự cố)", title_justify="left")
+        for column in (
+            "id",
+            "started (UTC)",
+            "alert",
+            "facility",
+            "camera / instance",
+            "status",
+            "acknowledged",
+            "repaired",
+            "substitute measure (R11)",
+        ):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                str(row["id"]),
+                row["started_at"][:19].replace("T", " "),
+                row["alertname"],
+                row["facility_id"] or "(central)",
+                row["camera"] or row["instance"],
+                row["status"],
+                _minutes(row["time_to_acknowledge_s"])
+                + (f" {row['acknowledged_by']}" if row["acknowledged_by"] else ""),
+                _minutes(row["time_to_repair_s"]),
+                row["substitute"] or "-",
+            )
+        _stdout.print(table)
+        counts = {
+            state: sum(r["status"] == state for r in rows)
+            for state in ("open", "acknowledged", "resolved")
+        }
+        _stdout.print(
+            f"{len(rows)} incident(s): {counts['open']} open, {counts['acknowledged']} "
+            f"acknowledged, {counts['resolved']} resolved"
+        )
+    sys.exit(1 if any(row["status"] == "open" for row in rows) else 0)
+
+
 @main.command("vault-init")
 @click.argument("inventory")
 @click.option(
@@ -474,6 +558,29 @@ def _audit_chain_s3(
     return broken
 
 
+def _platform_get(
+    url: str, path: str, query: dict[str, str], token_file: Path, ca_file: str | None
+) -> Any:
+    """GET one of the platform's API paths with an automation token; its JSON."""
+    import ssl  # noqa: PLC0415
+    import urllib.error  # noqa: PLC0415
+    import urllib.parse  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    request = urllib.request.Request(  # noqa: S310  # https or a lab http URL, given by the user
+        f"{url.rstrip('/')}{path}?{urllib.parse.urlencode(query)}",
+        headers={"Authorization": f"Bearer {token_file.read_text(encoding='utf-8').strip()}"},
+    )
+    context = ssl.create_default_context(cafile=ca_file)
+    try:
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:  # noqa: S310
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        raise click.ClickException(f"{url}: HTTP {error.code} {error.read()[:200]!r}") from error
+    except urllib.error.URLError as error:
+        raise click.ClickException(f"{url}: {error.reason}") from error
+
+
 @audit.command("access")
 @click.option("--url", required=True, help="The platform, e.g. https://platform.example.gov.vn")
 @click.option(
@@ -504,11 +611,6 @@ def audit_access(  # noqa: PLR0917  # click passes one argument per option
 
     Exit 0 when the hash chain of the whole log verifies, 1 naming the first broken entry.
     """
-    import ssl  # noqa: PLC0415
-    import urllib.error  # noqa: PLC0415
-    import urllib.parse  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
-
     query = {
         key: value
         for key, value in (
@@ -520,18 +622,7 @@ def audit_access(  # noqa: PLR0917  # click passes one argument per option
         )
         if value
     }
-    request = urllib.request.Request(  # noqa: S310  # https or a lab http URL, given by the user
-        f"{url.rstrip('/')}/api/v1/audit?{urllib.parse.urlencode(query)}",
-        headers={"Authorization": f"Bearer {token_file.read_text(encoding='utf-8').strip()}"},
-    )
-    context = ssl.create_default_context(cafile=ca_file)
-    try:
-        with urllib.request.urlopen(request, timeout=30, context=context) as response:  # noqa: S310
-            report = json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        raise click.ClickException(f"{url}: HTTP {error.code} {error.read()[:200]!r}") from error
-    except urllib.error.URLError as error:
-        raise click.ClickException(f"{url}: {error.reason}") from error
+    report = _platform_get(url, "/api/v1/audit", query, token_file, ca_file)
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:

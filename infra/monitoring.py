@@ -33,6 +33,8 @@ class Delivery:
     smtp_from: str
     smtp_require_tls: bool = True
     webhook_ca_file: str | None = None
+    #: The file holding the platform's token for the webhook (scope incidents:write).
+    webhook_token_file: str | None = None
 
 
 def _labels(inventory: Inventory, facility: Facility) -> dict[str, str]:
@@ -89,8 +91,16 @@ def _receiver(name: str, emails: list[str], delivery: Delivery) -> dict[str, Any
     receiver: dict[str, Any] = {"name": name}
     if delivery.webhook_url:
         webhook: dict[str, Any] = {"url": delivery.webhook_url, "send_resolved": True}
+        http: dict[str, Any] = {}
         if delivery.webhook_ca_file:
-            webhook["http_config"] = {"tls_config": {"ca_file": delivery.webhook_ca_file}}
+            http["tls_config"] = {"ca_file": delivery.webhook_ca_file}
+        if delivery.webhook_token_file:
+            http["authorization"] = {
+                "type": "Bearer",
+                "credentials_file": delivery.webhook_token_file,
+            }
+        if http:
+            webhook["http_config"] = http
         receiver["webhook_configs"] = [webhook]
     if emails:
         receiver["email_configs"] = [

@@ -83,8 +83,9 @@ OBJECT_STORE_IDENTITIES = ("admin", "writer", "auditor")
 
 
 #: Automation tokens of the platform (roles/platform registers them): registration modules,
-#: the accounts playbook, audit reads and exports.
-PLATFORM_TOKENS = ("registration", "accounts", "audit")
+#: the accounts playbook, audit reads and exports, Alertmanager's incidents webhook, and
+#: `camops incidents`.
+PLATFORM_TOKENS = ("registration", "accounts", "audit", "alertmanager", "incidents")
 
 
 def new_platform_token() -> str:

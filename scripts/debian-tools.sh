@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Put Debian's promtool and amtool into the venv's bin without installing their packages: the
-# prometheus and prometheus-alertmanager packages would start their servers on the controller.
+# Put Debian's promtool, amtool and Alertmanager (the platform's incident tests run it) into the
+# venv's bin without installing their packages: the prometheus and prometheus-alertmanager
+# packages would start their servers on the controller.
 # The .debs are downloaded with apt (Debian's mirror, signed lists) and unpacked in a cache.
 # Idempotent: a second run does nothing.
 # Usage: scripts/debian-tools.sh VENV_BIN
@@ -8,12 +9,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:?usage: debian-tools.sh VENV_BIN}
 cache="$(dirname "$bin")/debian-tools"  # inside the venv: linters skip it
-declare -A tools=([promtool]=prometheus [amtool]=prometheus-alertmanager)
+declare -A tools=([promtool]=prometheus [amtool]=prometheus-alertmanager
+  [prometheus-alertmanager]=prometheus-alertmanager)
 
+# Debian's Alertmanager reads its built-in templates from this folder (the package's files).
+templates=/usr/share/prometheus/alertmanager
 missing=()
 for tool in "${!tools[@]}"; do
   [ -x "$bin/$tool" ] || missing+=("$tool")
 done
+[ -e "$templates/default.tmpl" ] || missing+=(prometheus-alertmanager)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "debian-tools: no apt-get; put ${missing[*]} (Prometheus ${missing[*]}) on PATH yourself" >&2
@@ -35,3 +40,8 @@ for tool in "${missing[@]}"; do
   install -m 0755 "$cache/root/usr/bin/$tool" "$bin/$tool"
   echo "debian-tools: $tool from $(basename "$deb")"
 done
+if [ ! -e "$templates/default.tmpl" ]; then
+  install -d "$templates"
+  install -m 0644 "$cache/root$templates"/*.tmpl "$templates/"
+  echo "debian-tools: Alertmanager's templates in $templates"
+fi

@@ -29,7 +29,7 @@ def camops_alertmanager_config(
     inventory_dir: str, delivery: dict[str, Any], templates: list[str] | None = None
 ) -> dict[str, Any]:
     """``delivery``: smtp_smarthost, smtp_from, smtp_require_tls, webhook_url (empty: none),
-    webhook_ca_file (empty: the system's CAs)."""
+    webhook_ca_file (empty: the system's CAs), webhook_token_file (the platform's token)."""
     from infra.monitoring import Delivery, alertmanager_config  # noqa: PLC0415
 
     try:
@@ -39,6 +39,7 @@ def camops_alertmanager_config(
             smtp_from=str(delivery["smtp_from"]),
             smtp_require_tls=bool(delivery.get("smtp_require_tls", True)),
             webhook_ca_file=str(delivery.get("webhook_ca_file") or "") or None,
+            webhook_token_file=str(delivery.get("webhook_token_file") or "") or None,
         )
     except KeyError as error:
         raise AnsibleFilterError(f"camops_alertmanager_config: delivery needs {error}") from None

@@ -28,6 +28,8 @@ DELIVERY = Delivery(
     smtp_smarthost="127.0.0.1:25",
     smtp_from="camops-alerts@lab.gov.vn",
     smtp_require_tls=False,
+    webhook_ca_file="/etc/prometheus/camops-platform-ca.pem",
+    webhook_token_file="/etc/prometheus/alertmanager-platform-token",
 )
 
 
@@ -114,6 +116,11 @@ def test_alerts_reach_the_duty_team_and_the_districts_telecom_on_call(tmp_path: 
     for receiver in receivers.values():
         [hook] = receiver["webhook_configs"]
         assert hook["url"] == DELIVERY.webhook_url and hook["send_resolved"] is True
+        # Through the platform's HTTPS, with the token of scope incidents:write (a file).
+        assert hook["http_config"] == {
+            "tls_config": {"ca_file": DELIVERY.webhook_ca_file},
+            "authorization": {"type": "Bearer", "credentials_file": DELIVERY.webhook_token_file},
+        }
     assert document["route"]["repeat_interval"] == "15m"
 
 
@@ -162,6 +169,10 @@ def test_the_ansible_filters_give_the_same_documents() -> None:
         [
             str(Path(sys.executable).parent / "ansible"),
             "localhost",
+            "-i",
+            "localhost,",  # not the lab's inventory (its vault)
+            "-c",
+            "local",
             "-m",
             "ansible.builtin.debug",
             "-a",

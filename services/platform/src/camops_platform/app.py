@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -36,7 +37,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
-from camops_platform import audit, exports, playback, recordings, store
+from camops_platform import audit, exports, incidents, playback, recordings, store
 
 COOKIE = "camops_session"
 SESSION_HOURS = float(os.environ.get("CAMOPS_PLATFORM_SESSION_HOURS", "8"))
@@ -79,11 +80,36 @@ async def lifespan(app: FastAPI) -> Any:
     with pool.connection() as conn:
         for request_id in exports.unstarted(conn):  # accepted before the last stop
             workers.submit(produce_export, pool, request_id, export_settings(app))
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=watch_alertmanager, args=(pool, stop), name="incidents", daemon=True
+    )
+    watcher.start()
     try:
         yield
     finally:
+        stop.set()
+        watcher.join(timeout=10)
         workers.shutdown(wait=True, cancel_futures=True)
         pool.close()
+
+
+def watch_alertmanager(pool: ConnectionPool[Any], stop: threading.Event) -> None:
+    """Resolve acknowledged incidents whose alert ended (their silence muted the news)."""
+    every = float(os.environ.get("CAMOPS_PLATFORM_INCIDENT_POLL_SECONDS", "15"))
+    while not stop.wait(every):
+        manager = alertmanager()
+        if manager is None:
+            continue
+        try:
+            with pool.connection() as conn:
+                conn.autocommit = True
+                resolved = incidents.reconcile(conn, manager)
+        except (incidents.AlertmanagerError, psycopg.Error) as error:
+            log.warning("incidents not reconciled with Alertmanager: %s", error)
+            continue
+        if resolved:
+            log.info("incidents resolved (their alert ended): %s", resolved)
 
 
 app = FastAPI(
@@ -946,3 +972,217 @@ def read_audit(
         "reason": verdict.reason,
         "entries": entries,
     }
+
+
+# Incidents (R3, R11) --------------------------------------------------------------------------
+
+
+def alertmanager() -> incidents.Alertmanager | None:
+    """Alertmanager's API, where acknowledgements silence the alert (unset: no silences)."""
+    url = os.environ.get("CAMOPS_PLATFORM_ALERTMANAGER_URL", "")
+    return incidents.Alertmanager(url) if url else None
+
+
+def silence_for() -> timedelta:
+    """How long an acknowledgement stops the repeats; still firing after it, they resume."""
+    return timedelta(hours=float(os.environ.get("CAMOPS_PLATFORM_ACK_SILENCE_HOURS", "12")))
+
+
+class IncidentView(BaseModel):
+    id: int
+    alertname: str
+    severity: str
+    facility_id: str
+    district_id: str
+    camera: str
+    instance: str
+    summary: str
+    labels: dict[str, str]
+    status: Literal["open", "acknowledged", "resolved"]
+    started_at: datetime
+    opened_at: datetime
+    notifications: int
+    acknowledged_at: datetime | None
+    acknowledged_by: str
+    substitute: str
+    substitute_at: datetime | None
+    substitute_by: str
+    resolved_at: datetime | None
+    resolved_by: str
+    resolution: str
+    time_to_acknowledge_s: float | None = Field(description="outage start to acknowledgement")
+    time_to_repair_s: float | None = Field(description="outage start to resolution")
+
+
+def _incident_view(row: dict[str, Any]) -> IncidentView:
+    return IncidentView.model_validate(
+        {key: row[key] for key in IncidentView.model_fields if key in row}
+        | incidents.durations(row)
+    )
+
+
+class AlertsReceived(BaseModel):
+    opened: list[int]
+    renotified: list[int]
+    resolved: list[int]
+    ignored: int
+
+
+@app.post("/api/v1/alerts", tags=["incidents"])
+async def receive_alerts(
+    request: Request, conn: Conn, who: Annotated[str, automation("incidents:write")]
+) -> AlertsReceived:
+    """Alertmanager's webhook (version 4): firing alerts open incidents, resolved ones end them."""
+    try:
+        body = await request.json()
+    except ValueError as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body: JSON expected") from error
+    try:
+        alerts = incidents.parse(body)
+    except incidents.AlertError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+    done = await run_in_threadpool(incidents.receive, conn, alerts, who)
+    return AlertsReceived(
+        opened=done.opened, renotified=done.renotified, resolved=done.resolved, ignored=done.ignored
+    )
+
+
+def incident_reader(
+    conn: Conn,
+    token: Annotated[str | None, Depends(cookie_scheme)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> tuple[str, dict[str, Any] | None, set[str]]:
+    """A person (who sees what their role allows) or a token with incidents:read (every one)."""
+    if credentials is not None:
+        found = store.token_scopes(conn, credentials.credentials)
+        if found is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid API token is required")
+        if "incidents:read" not in found[1]:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, "the token lacks the scope incidents:read"
+            )
+        return f"token:{found[0]}", None, set()
+    account = person(conn, token)
+    return account["email"], account, store.granted_facilities(conn, account)
+
+
+IncidentReader = Annotated[tuple[str, dict[str, Any] | None, set[str]], Depends(incident_reader)]
+
+
+@app.get("/api/v1/incidents", tags=["incidents"])
+def list_incidents(
+    conn: Conn,
+    reader: IncidentReader,
+    status_: Annotated[
+        Literal["open", "acknowledged", "resolved", "unresolved"] | None, Query(alias="status")
+    ] = None,
+    facility: str | None = None,
+    since: datetime | None = None,
+) -> list[IncidentView]:
+    """Incidents, newest first: everyone's for province-wide roles and tokens, a district
+    leader's district's facilities' otherwise."""
+    _, account, facilities = reader
+    rows = incidents.listing(conn, status=status_, facility=facility, since=since)
+    return [
+        _incident_view(row)
+        for row in rows
+        if account is None or incidents.visible(account, facilities, row)
+    ]
+
+
+def _incident(
+    conn: psycopg.Connection[Any], incident_id: int, account: dict[str, Any], act: bool
+) -> dict[str, Any]:
+    row = incidents.get(conn, incident_id, lock=act)
+    facilities = store.granted_facilities(conn, account)
+    if row is None or not incidents.visible(account, facilities, row):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id}")
+    if act and not incidents.may_act(account, facilities, row):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "only ops engineers, and district leaders for their district's facilities, act on "
+            "incidents",
+        )
+    return row
+
+
+@app.get("/api/v1/incidents/{incident_id}", tags=["incidents"])
+def get_incident(incident_id: int, conn: Conn, reader: IncidentReader) -> IncidentView:
+    _, account, facilities = reader
+    row = incidents.get(conn, incident_id)
+    if row is None or (account is not None and not incidents.visible(account, facilities, row)):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id}")
+    return _incident_view(row)
+
+
+@app.post("/api/v1/incidents/{incident_id}/acknowledge", tags=["incidents"])
+def acknowledge_incident(incident_id: int, conn: Conn, account: Person) -> IncidentView:
+    """Taken in hand: the alert's repeated notifications stop (an Alertmanager silence) and
+    the time to acknowledge is kept. Acknowledging twice changes nothing."""
+    with conn.transaction():
+        row = _incident(conn, incident_id, account, act=True)
+        if row["status"] != "open":
+            return _incident_view(row)
+        try:
+            row = incidents.acknowledge(conn, row, account["email"], alertmanager(), silence_for())
+        except incidents.AlertmanagerError as error:
+            log.error("incident %s: %s", incident_id, error)
+            raise HTTPException(
+                status.HTTP_502_BAD_GATEWAY,
+                "Alertmanager did not take the silence; the incident stays open, try again",
+            ) from error
+    return _incident_view(row)
+
+
+class Substitute(Strict):
+    measure: str = Field(max_length=incidents.SUBSTITUTE_MAX * 2)
+
+
+@app.put("/api/v1/incidents/{incident_id}/substitute", tags=["incidents"])
+def note_substitute(
+    incident_id: int, body: Substitute, conn: Conn, account: Person
+) -> IncidentView:
+    """The substitute monitoring measure in force while the camera is down (R11)."""
+    problem = incidents.substitute_problem(body.measure)
+    if problem:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+    with conn.transaction():
+        row = _incident(conn, incident_id, account, act=True)
+        measure = body.measure.strip()
+        if row["substitute"] != measure:
+            conn.execute(
+                "UPDATE incidents SET substitute = %s, substitute_at = now(), substitute_by = %s"
+                " WHERE id = %s",
+                (measure, account["email"], incident_id),
+            )
+            audit.append(
+                conn,
+                actor=account["email"],
+                action="incident_substitute",
+                target=f"incident:{incident_id}",
+                outcome="done",
+                detail={"facility": row["facility_id"], "measure": measure},
+            )
+        found = incidents.get(conn, incident_id)
+    assert found is not None  # noqa: S101  # read just now
+    return _incident_view(found)
+
+
+class Resolution(Strict):
+    note: str = Field(min_length=1, max_length=1000)
+
+
+@app.post("/api/v1/incidents/{incident_id}/resolve", tags=["incidents"])
+def resolve_incident(
+    incident_id: int, body: Resolution, conn: Conn, account: Person
+) -> IncidentView:
+    """Closed by a person (e.g. a camera retired), with what was done; its silence expires."""
+    with conn.transaction():
+        row = _incident(conn, incident_id, account, act=True)
+        if row["status"] != "resolved":
+            incidents.resolve(
+                conn, row, by=account["email"], note=body.note.strip(), alertmanager=alertmanager()
+            )
+        found = incidents.get(conn, incident_id)
+    assert found is not None  # noqa: S101  # read just now
+    return _incident_view(found)

@@ -22,7 +22,14 @@ import psycopg
 
 from camops_platform import audit, auditexport, db, store
 
-SCOPES = ("catalog:write", "catalog:read", "accounts:write", "audit:read")
+SCOPES = (
+    "catalog:write",
+    "catalog:read",
+    "accounts:write",
+    "audit:read",
+    "incidents:write",
+    "incidents:read",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

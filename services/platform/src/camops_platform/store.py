@@ -238,6 +238,19 @@ def visible_facilities(conn: psycopg.Connection[Any], account_id: int) -> set[st
     }
 
 
+def granted_facilities(conn: psycopg.Connection[Any], account: dict[str, Any]) -> set[str]:
+    """The facilities granted to a district leader's district, whatever their status (their
+    incidents); empty for every other role."""
+    if account.get("role") != "district_leader" or not account.get("enabled", True):
+        return set()
+    return {
+        row[0]
+        for row in conn.execute(
+            "SELECT facility_id FROM facility_grants WHERE grantee = %s", (account["scope"],)
+        )
+    }
+
+
 def camera_viewers(conn: psycopg.Connection[Any], camera: str) -> list[dict[str, str]] | None:
     """Who may watch this camera now (the same view the authorization reads); None: no camera."""
     facility = camera_facility(conn, camera)

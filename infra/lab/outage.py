@@ -1,0 +1,183 @@
+"""A camera outage on the lab, end to end (R3, R11): the camera stops (its container paused:
+no answer at all, as a dead camera or a cut cable), Prometheus' probe fails, Alertmanager
+delivers to the platform's incidents and to the mailbox of the lab's mail relay; the camera
+comes back and the incident resolves with its duration.
+
+Used by ``bench/outage_alert.py`` (timed) and the lab tests. Everything is read through the
+real paths: the platform's API with the vault's incidents token over its HTTPS, the mailbox on
+the monitoring host over SSH.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import mailbox
+import ssl
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra import vault
+from infra.lab.lab import Lab
+from infra.lab.plan import LabHost
+from infra.lab.verify import platform_url
+from infra.model import CentralRole
+
+MAILBOX = "/var/mail/camops-mail"
+
+
+class OutageError(RuntimeError):
+    """The outage was not seen as expected; the message says what was missing."""
+
+
+@dataclass
+class Outage:
+    camera: str
+    facility: str
+    incident: dict[str, Any] = field(default_factory=dict)
+    mails: list[dict[str, str]] = field(default_factory=list)
+    #: Seconds from the camera's stop to the incident in the platform, and to the mail.
+    to_incident_s: float = 0.0
+    to_mail_s: float = 0.0
+    #: Seconds from the camera's return to the incident resolved.
+    to_resolved_s: float = 0.0
+
+
+def monitoring_host(lab: Lab) -> LabHost:
+    central = next(
+        host
+        for host in lab.inventory.province.central.hosts
+        if CentralRole.MONITORING in host.roles
+    )
+    return lab.plan.host(central.hostname)
+
+
+def _ssh(lab: Lab, host: LabHost, command: str) -> str:
+    run = subprocess.run(  # noqa: S603  # the lab's own ssh arguments
+        [*lab.shell_args(host), command], capture_output=True, text=True, check=False, timeout=60
+    )
+    if run.returncode != 0:
+        raise OutageError(f"{host.name}: {command!r} failed: {run.stderr.strip()[-300:]}")
+    return run.stdout
+
+
+def incidents(lab: Lab, **query: str) -> list[dict[str, Any]]:
+    """The platform's incidents, through its API with the vault's incidents token."""
+    import httpx  # noqa: PLC0415
+
+    token = vault.read(lab.vault_file, lab.vault_password_file).get(
+        "vault_platform_token_incidents"
+    )
+    if not token:
+        raise OutageError("vault_platform_token_incidents is not in the lab's vault")
+    context = ssl.create_default_context(cafile=str(lab.state / "ca" / "ca.pem"))
+    with httpx.Client(base_url=platform_url(lab), verify=context, timeout=15) as client:
+        answer = client.get(
+            "/api/v1/incidents", params=query, headers={"Authorization": f"Bearer {token}"}
+        )
+    if answer.status_code != 200:
+        raise OutageError(f"GET /api/v1/incidents: HTTP {answer.status_code} {answer.text[:200]}")
+    return list(answer.json())
+
+
+def mails(lab: Lab) -> list[dict[str, str]]:
+    """The messages in the lab's mailbox (subject, to, body), oldest first."""
+    text = _ssh(lab, monitoring_host(lab), f"sudo cat {MAILBOX} 2>/dev/null || true")
+    if not text.strip():
+        return []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "mbox"
+        path.write_text(text, encoding="utf-8")
+        found = []
+        for message in mailbox.mbox(str(path)):
+            parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+            body = parsed.get_body(preferencelist=("plain", "html"))
+            found.append(
+                {
+                    "subject": str(parsed["Subject"] or ""),
+                    "to": str(parsed["To"] or ""),
+                    "body": body.get_content() if body is not None else "",
+                }
+            )
+    return found
+
+
+def _until(what: str, check: Callable[[], Any], timeout: float, every: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise OutageError(f"{what}: not seen within {timeout:.0f} s")
+        time.sleep(every)
+
+
+def _pause(host: LabHost, paused: bool) -> None:
+    subprocess.run(  # noqa: S603
+        ["podman", "unpause" if not paused else "pause", host.container],  # noqa: S607
+        check=True,
+        capture_output=True,
+    )
+
+
+def camera_outage(lab: Lab, camera: str, timeout: float = 180) -> Outage:
+    """Stop ``camera`` until its incident is in the platform and its mail in the mailbox, then
+    bring it back until the incident is resolved. Times are measured from the stop and from
+    the return. The camera is brought back whatever happens."""
+    host = lab.plan.host(camera)
+    facility = next(f.id for f in lab.inventory.facilities if camera in {c.id for c in f.cameras})
+    outage = Outage(camera, facility)
+    for row in incidents(lab, status="unresolved"):
+        if row["camera"] == camera and row["alertname"] == "CameraDown":
+            raise OutageError(f"{camera} already has an unresolved incident ({row['id']})")
+    mails_before = len(mails(lab))
+
+    def opened() -> dict[str, Any] | None:
+        return next(
+            (
+                row
+                for row in incidents(lab, status="unresolved")
+                if row["camera"] == camera and row["alertname"] == "CameraDown"
+            ),
+            None,
+        )
+
+    def mailed() -> list[dict[str, str]]:
+        new = mails(lab)[mails_before:]
+        return [m for m in new if camera in m["subject"] or camera in m["body"]]
+
+    def both() -> bool:
+        """Each delivery timed when first seen (whichever comes first)."""
+        if not outage.incident:
+            outage.incident = opened() or {}
+            outage.to_incident_s = time.monotonic() - stopped
+        if not outage.mails:
+            outage.mails = mailed()
+            outage.to_mail_s = time.monotonic() - stopped
+        return bool(outage.incident and outage.mails)
+
+    stopped = time.monotonic()
+    _pause(host, paused=True)
+    try:
+        _until(f"{camera}: the incident in the platform and the alert mail", both, timeout)
+    except OutageError as error:
+        seen = "incident" if outage.incident else "mail" if outage.mails else "neither"
+        raise OutageError(f"{error} (seen: {seen})") from error
+    finally:
+        _pause(host, paused=False)
+    back = time.monotonic()
+    incident_id = outage.incident["id"]
+
+    def resolved() -> dict[str, Any] | None:
+        rows = incidents(lab, status="resolved")
+        return next((row for row in rows if row["id"] == incident_id), None)
+
+    outage.incident = _until(f"{camera}: incident {incident_id} resolved", resolved, timeout)
+    outage.to_resolved_s = time.monotonic() - back
+    return outage
