@@ -10,21 +10,25 @@ the monitoring host over SSH.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
+import ipaddress
+import json
 import mailbox
+import secrets
 import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from infra import vault
 from infra.lab.lab import Lab
-from infra.lab.plan import LabHost
+from infra.lab.plan import PREFIX, LabHost, NetKind
 from infra.lab.verify import platform_url
 from infra.model import CentralRole
 
@@ -118,12 +122,12 @@ def _until(what: str, check: Callable[[], Any], timeout: float, every: float = 1
         time.sleep(every)
 
 
+def _podman(*args: str, check: bool = True) -> None:
+    subprocess.run(["podman", *args], check=check, capture_output=True)  # noqa: S603, S607
+
+
 def _pause(host: LabHost, paused: bool) -> None:
-    subprocess.run(  # noqa: S603
-        ["podman", "unpause" if not paused else "pause", host.container],  # noqa: S607
-        check=True,
-        capture_output=True,
-    )
+    _podman("pause" if paused else "unpause", host.container)
 
 
 def camera_outage(lab: Lab, camera: str, timeout: float = 180) -> Outage:
@@ -181,3 +185,60 @@ def camera_outage(lab: Lab, camera: str, timeout: float = 180) -> Outage:
     outage.incident = _until(f"{camera}: incident {incident_id} resolved", resolved, timeout)
     outage.to_resolved_s = time.monotonic() - back
     return outage
+
+
+@contextlib.contextmanager
+def intruder(lab: Lab, facility: str, address: str) -> Iterator[str]:
+    """An unknown device plugged into ``facility``'s camera LAN at ``address`` (a container of
+    the lab's base image, idle, with a MAC address no inventory lists); removed afterwards.
+    Yields its MAC address."""
+    network = lab.plan.network(NetKind.LAN, facility)
+    if ipaddress.ip_address(address) not in network.subnet:
+        raise OutageError(f"{address} is not on {facility}'s camera LAN {network.subnet}")
+    mac = "02:00:5e:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+    name = f"{PREFIX}-intruder-{facility.replace('_', '-')}"
+    _podman("rm", "-f", name, check=False)
+    _podman(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--label",
+        f"camops.lab={lab.inventory.name}",
+        # As every lab container (this kernel: runc, the lab's limits).
+        "--runtime",
+        "runc",
+        "--ulimit",
+        "nofile=20000:20000",
+        "--ulimit",
+        "nproc=32768:32768",
+        "--cap-add",
+        "NET_ADMIN",
+        "--network",
+        f"{network.name}:ip={address},mac={mac}",
+        "--dns",
+        "127.0.0.1",
+        "--entrypoint",
+        "/bin/sleep",
+        f"{PREFIX}-base:latest",
+        "infinity",
+    )
+    try:
+        # The lab's networks leave addressing to the hosts (no IPAM): the device takes its own.
+        prefix = network.subnet.prefixlen
+        _podman("exec", name, "ip", "addr", "add", f"{address}/{prefix}", "dev", "eth0")
+        yield mac
+    finally:
+        _podman("rm", "-f", "-t", "0", name, check=False)
+
+
+def alerts(lab: Lab, name: str) -> list[dict[str, Any]]:
+    """Prometheus' firing or pending alerts called ``name`` (its API on the monitoring host)."""
+    text = _ssh(
+        lab,
+        monitoring_host(lab),
+        "python3 -c 'import urllib.request; print(urllib.request.urlopen("
+        '"http://127.0.0.1:9090/api/v1/alerts", timeout=10).read().decode())\'',
+    )
+    found = json.loads(text)["data"]["alerts"]
+    return [alert for alert in found if alert["labels"].get("alertname") == name]

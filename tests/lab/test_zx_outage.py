@@ -15,9 +15,10 @@ from pathlib import Path
 
 from infra import vault
 from infra.lab import lab as lab_module
-from infra.lab.outage import camera_outage, mails
+from infra.lab.outage import alerts, camera_outage, intruder, mails
 from infra.lab.verify import platform_url
 from tests.helpers import ROOT
+from tests.lab.conftest import ssh
 
 CAMERA = "north_cam02"
 
@@ -80,3 +81,26 @@ def test_a_camera_outage_reaches_the_platform_and_the_mailbox_and_resolves(
     rows = json.loads(listed.stdout)
     assert incident["id"] in {row["id"] for row in rows}
     assert token not in listed.stdout + listed.stderr
+
+
+def test_an_unknown_device_on_a_camera_lan_is_alerted(estate: lab_module.Lab) -> None:
+    """R9: a device plugged into the north facility's camera LAN that the inventory does not
+    list (an extra container) fires UnknownDeviceOnCameraLAN for that facility; unplugged,
+    the alert ends."""
+    with intruder(estate, "lab_north_school", "10.79.1.99") as mac:
+        deadline = time.monotonic() + 240
+        while not (
+            firing := [
+                a for a in alerts(estate, "UnknownDeviceOnCameraLAN") if a["state"] == "firing"
+            ]
+        ):
+            assert time.monotonic() < deadline, "UnknownDeviceOnCameraLAN did not fire"
+            time.sleep(5)
+        assert {a["labels"]["facility"] for a in firing} == {"lab_north_school"}
+        nvr = estate.plan.host("nvr-north")
+        seen = ssh(estate, nvr, "cat /var/lib/prometheus/node-exporter/camops_camera_lan.prom")
+        assert f'mac="{mac}"' in seen.stdout and 'ip="10.79.1.99"' in seen.stdout
+    deadline = time.monotonic() + 240
+    while alerts(estate, "UnknownDeviceOnCameraLAN"):
+        assert time.monotonic() < deadline, "UnknownDeviceOnCameraLAN did not end"
+        time.sleep(5)
