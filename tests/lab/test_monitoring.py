@@ -108,3 +108,24 @@ def test_alertmanager_routes_each_facility_to_its_people(estate: lab_module.Lab)
     assert "facility-lab_north_school" in config and "facility-lab_south_barracks" in config
     assert "hvgac@bac.lab.gov.vn" in config and "lvmang@vnpt.vn" in config
     assert status["cluster"]["status"] in {"disabled", "ready"}
+
+
+def test_the_hub_reports_each_sites_tunnel_and_the_nvrs_their_camera_lan(
+    estate: lab_module.Lab,
+) -> None:
+    """TunnelDown's and UnknownDeviceOnCameraLAN's inputs, from the hub and the NVRs."""
+    handshakes = {
+        item["metric"]["facility"]: float(item["value"][1])
+        for item in fetch(
+            estate,
+            "http://127.0.0.1:9090/api/v1/query?query="
+            + quote("time() - camops_wireguard_peer_latest_handshake_seconds"),
+        )["data"]["result"]
+    }
+    assert set(handshakes) == {"lab_north_school", "lab_south_barracks"}
+    assert all(age < 180 for age in handshakes.values()), handshakes
+    eventually(estate, "camops_camera_lan_unknown_devices", {"nvr-north": 0.0, "nvr-south": 0.0})
+    # Every camera of the model on its LAN answered (south_cam04, unconnected, too), and the
+    # router.
+    devices = query(estate, "camops_camera_lan_devices")
+    assert devices == {"nvr-north": 4.0, "nvr-south": 5.0}
