@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -249,15 +250,42 @@ def recording_since(root: Path, oldest: list[datetime]) -> datetime | None:
     return first
 
 
+def camera_facilities(jobs: Path | None) -> dict[str, str]:
+    """Camera → facility from a central recorder's registrations (``<facility>.json`` files of
+    camera objects with an ``id``); empty when there are none (an NVR: its scrape target
+    carries the facility already)."""
+    found: dict[str, str] = {}
+    if jobs is None or not jobs.is_dir():
+        return found
+    for path in sorted(jobs.glob("*.json")):
+        try:
+            cameras = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for camera in cameras if isinstance(cameras, list) else []:
+            if isinstance(camera, dict) and isinstance(camera.get("id"), str):
+                found[camera["id"]] = path.stem
+    return found
+
+
+def _camera_label(camera: str, facilities: dict[str, str]) -> str:
+    facility = facilities.get(camera)
+    return f'{{camera="{camera}",facility="{facility}"}}' if facility else f'{{camera="{camera}"}}'
+
+
 def metrics_text(
     root: Path,
     retention_period: timedelta,
     length: timedelta,
     now: datetime,
     report: retention.SweepReport,
+    *,
+    facilities: dict[str, str] | None = None,
 ) -> str:
+    """The recorder's textfile metrics. ``facilities`` (a central recorder's): each camera's
+    metrics also name its facility, so its alerts reach that facility's people."""
     rows = [retention.camera_retention(d, length) for d in retention.cameras(root)]
-    cams = [(f'{{camera="{r.camera}"}}', r) for r in rows]
+    cams = [(_camera_label(r.camera, facilities or {}), r) for r in rows]
     lines: list[str] = []
     _metric(
         lines,
@@ -382,6 +410,11 @@ def _parser() -> argparse.ArgumentParser:
         if name in {"sweep", "metrics"}:
             sub.add_argument("--retention-days", type=int, required=True)
             sub.add_argument("--metrics", type=Path)
+            sub.add_argument(
+                "--jobs",
+                type=Path,
+                help="a central recorder's registrations: label each camera with its facility",
+            )
     return parser
 
 
@@ -417,7 +450,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.command == "metrics":
         report.deleted = []
     if options.metrics:
-        write_atomic(options.metrics, metrics_text(options.root, period, length, now, report))
+        write_atomic(
+            options.metrics,
+            metrics_text(
+                options.root,
+                period,
+                length,
+                now,
+                report,
+                facilities=camera_facilities(options.jobs),
+            ),
+        )
     capacity = report.capacity
     if capacity is not None and capacity.at_risk:
         print(

@@ -104,3 +104,45 @@ def test_an_unknown_device_on_a_camera_lan_is_alerted(estate: lab_module.Lab) ->
     while alerts(estate, "UnknownDeviceOnCameraLAN"):
         assert time.monotonic() < deadline, "UnknownDeviceOnCameraLAN did not end"
         time.sleep(5)
+
+
+def test_retention_at_risk_fires_and_nothing_younger_than_retention_is_deleted(
+    estate: lab_module.Lab,
+) -> None:
+    """R4: the lab's NVR disks cannot hold 30 days of their cameras at the measured volume, so
+    RetentionAtRisk fires for them; the sweeper, run on such a disk, deletes nothing younger
+    than the retention period (a full disk stops new recording, it never destroys evidence)."""
+    deadline = time.monotonic() + 240
+    while not (
+        firing := {
+            a["labels"].get("instance")
+            for a in alerts(estate, "RetentionAtRisk")
+            if a["state"] == "firing"
+        }
+    ) >= {"nvr-north"}:
+        assert time.monotonic() < deadline, f"RetentionAtRisk firing only for {firing}"
+        time.sleep(10)
+    nvr = estate.plan.host("nvr-north")
+    metrics = ssh(estate, nvr, "cat /var/lib/prometheus/node-exporter/camops_recorder.prom").stdout
+    values = {
+        line.split()[0]: float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("camops_recorder_retention_")
+    }
+    assert values["camops_recorder_retention_at_risk"] == 1
+    assert (
+        values["camops_recorder_retention_needed_bytes"]
+        > values["camops_recorder_retention_available_bytes"]
+    )
+    count = (
+        "sudo find /var/lib/camops/recordings -name '*.mkv' -printf '%f\\n' | sort; "
+        "sudo cat /var/lib/camops/recordings/*/swept.jsonl 2>/dev/null | wc -l"
+    )
+    before = ssh(estate, nvr, count).stdout.splitlines()
+    sweep = ssh(estate, nvr, "sudo systemctl start camops-recorder-sweep.service")
+    assert sweep.returncode == 0, sweep.stderr
+    after = ssh(estate, nvr, count).stdout.splitlines()
+    assert set(before[:-1]) <= set(after[:-1]), "a segment younger than retention was deleted"
+    assert after[-1] == before[-1], "the sweeper recorded a deletion"
+    journal = ssh(estate, nvr, "sudo journalctl -u camops-recorder-sweep -n 20 --no-pager").stdout
+    assert "RETENTION AT RISK" in journal

@@ -241,6 +241,30 @@ def test_agent_metrics_and_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert "# TYPE camops_recorder_retention_at_risk gauge" in text
 
 
+def test_a_central_recorder_names_each_cameras_facility(tmp_path: Path) -> None:
+    """Central recorders record many facilities: their per-camera metrics name the facility
+    (from the registrations), so RecordingStalled at central reaches that facility's people."""
+    from infra.recording import agent  # noqa: PLC0415
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    root = tmp_path / "recordings"
+    write_segment(root, now - timedelta(minutes=10))
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "lab_north_school.json").write_text(
+        json.dumps([{"id": CAMERA, "url_file": "x"}]), encoding="utf-8"
+    )
+    (jobs / "broken.json").write_text("{not json", encoding="utf-8")
+    metrics = tmp_path / "camops_recorder.prom"
+    command = ["metrics", "--root", str(root), "--retention-days", "30"]
+    agent.main([*command, "--metrics", str(metrics), "--jobs", str(jobs)])
+    text = metrics.read_text(encoding="utf-8")
+    assert f'camops_recorder_segments{{camera="{CAMERA}",facility="lab_north_school"}} 1' in text
+    # An NVR (no registrations): the camera only; its scrape target names the facility.
+    agent.main([*command, "--metrics", str(metrics)])
+    assert f'camops_recorder_segments{{camera="{CAMERA}"}} 1' in metrics.read_text("utf-8")
+
+
 def test_when_recording_began_outlives_the_first_segment(tmp_path: Path) -> None:
     """RetentionAtRisk tells a young recorder from one that lost recordings by this date."""
     from infra.recording import agent  # noqa: PLC0415
