@@ -31,6 +31,8 @@ def fetch(host: Any, path: str, *headers: str) -> tuple[int, str]:
 
 
 ACCOUNTS = "cpt_molecule-accounts-token-0123456789abcdefghijk"
+ALERTMANAGER = "cpt_molecule-alertmanager-token-0123456789abcdefgh"
+INCIDENTS = "cpt_molecule-incidents-token-0123456789abcdefghijk"
 
 
 def test_services_run_and_listen_where_they_should(host: Any) -> None:
@@ -59,6 +61,9 @@ def test_vault_tokens_are_registered_with_their_scopes(host: Any) -> None:
     assert fetch(host, "/api/v1/accounts", auth)[0] == 200
     # The accounts token has no catalog scope.
     assert fetch(host, "/api/v1/facilities/x/grants", auth)[0] == 403
+    # Incidents: `camops incidents` reads them, Alertmanager's token only writes.
+    assert fetch(host, "/api/v1/incidents", f"Authorization: Bearer {INCIDENTS}")[0] == 200
+    assert fetch(host, "/api/v1/incidents", f"Authorization: Bearer {ALERTMANAGER}")[0] == 403
 
 
 def test_database_needs_no_password_and_audit_log_is_append_only(host: Any) -> None:
