@@ -258,6 +258,18 @@ def _ensure_networks(lab: Lab) -> list[str]:
     return created
 
 
+#: Every lab container's runtime and limits (this kernel: runc; the lab's file and process
+#: limits).
+CONTAINER_LIMITS = [
+    "--runtime",
+    "runc",
+    "--ulimit",
+    "nofile=20000:20000",
+    "--ulimit",
+    "nproc=32768:32768",
+]
+
+
 def _run_args(lab: Lab, host: LabHost, images: dict[str, str]) -> list[str]:
     args = [
         "run",
@@ -272,14 +284,9 @@ def _run_args(lab: Lab, host: LabHost, images: dict[str, str]) -> list[str]:
         f"{LABEL}.kind={host.kind}",
         "--label",
         f"{LABEL}.state={lab.state.resolve()}",
-        "--runtime",
-        "runc",
+        *CONTAINER_LIMITS,
         "--systemd",
         "always",
-        "--ulimit",
-        "nofile=20000:20000",
-        "--ulimit",
-        "nproc=32768:32768",
         # NET_ADMIN, NET_RAW: host firewalls and routes; SYS_ADMIN: systemd's sandboxing
         # (PrivateTmp, ProtectSystem, DynamicUser) needs mount namespaces, as on real hosts.
         "--cap-add",

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import vault
-from infra.lab.lab import Lab
+from infra.lab.lab import CONTAINER_LIMITS, Lab
 from infra.lab.plan import PREFIX, LabHost, NetKind
 from infra.lab.verify import platform_url
 from infra.model import CentralRole
@@ -205,13 +205,7 @@ def intruder(lab: Lab, facility: str, address: str) -> Iterator[str]:
         name,
         "--label",
         f"camops.lab={lab.inventory.name}",
-        # As every lab container (this kernel: runc, the lab's limits).
-        "--runtime",
-        "runc",
-        "--ulimit",
-        "nofile=20000:20000",
-        "--ulimit",
-        "nproc=32768:32768",
+        *CONTAINER_LIMITS,
         "--cap-add",
         "NET_ADMIN",
         "--network",

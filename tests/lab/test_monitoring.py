@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from infra.lab import lab as lab_module
 from tests.lab.conftest import ssh
+from tests.unit.test_alert_rules import REQUIRED
 
 FETCH = (
     "python3 -c 'import sys, urllib.request; "
@@ -62,16 +63,7 @@ def test_the_alert_rules_are_loaded(estate: lab_module.Lab) -> None:
         for rule in group["rules"]
         if rule["type"] == "alerting"
     }
-    assert alerts >= {
-        "CameraDown",
-        "RecordingStalled",
-        "RetentionAtRisk",
-        "TunnelDown",
-        "ClockSkew",
-        "UnknownDeviceOnCameraLAN",
-        "PlatformDown",
-        "AuditExportFailed",
-    }
+    assert alerts >= REQUIRED
 
 
 def test_every_connected_camera_is_probed_through_its_tunnel(estate: lab_module.Lab) -> None:
