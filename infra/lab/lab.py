@@ -270,6 +270,15 @@ CONTAINER_LIMITS = [
 ]
 
 
+#: An NVR's recording disk: a filesystem of a fixed size at the recorder's root (the recorder
+#: role's ``recorder_root``), as on a real NVR, so the lab's capacity forecast (RetentionAtRisk)
+#: and a full disk do not depend on the machine's own disk. In memory: a lab NVR's recordings
+#: are gone when its container restarts (the rollout makes the folder again). 2 GiB holds
+#: about three hours of a lab facility's three 512 kbit/s cameras.
+NVR_RECORDINGS = "/var/lib/camops/recordings"
+NVR_DISK = "2g"
+
+
 def _run_args(lab: Lab, host: LabHost, images: dict[str, str]) -> list[str]:
     args = [
         "run",
@@ -316,27 +325,32 @@ def _run_args(lab: Lab, host: LabHost, images: dict[str, str]) -> list[str]:
     if host.router:
         # An unconfigured site router forwards (a fresh site is open until its rollout).
         args += ["--sysctl", "net.ipv4.ip_forward=1"]
-    args.append(images[host.image])
-    return args
+    if host.kind is HostKind.NVR:
+        args += ["--mount", f"type=tmpfs,destination={NVR_RECORDINGS},tmpfs-size={NVR_DISK}"]
+    # What the container was made with: a container of an older lab layout is made anew.
+    shape = hashlib.sha256("\0".join([*args, images[host.image]]).encode()).hexdigest()[:16]
+    return [*args, "--label", f"{LABEL}.shape={shape}", images[host.image]]
 
 
 def _ensure_container(lab: Lab, host: LabHost, images: dict[str, str]) -> str:
     """Create the host's container, or reuse it if it is this lab's, from the same image."""
+    wanted = _run_args(lab, host, images)
     if podman.container_exists(host.container):
         info = podman.inspect("container", host.container)
         labels = info.get("Config", {}).get("Labels") or {}
         same = (
             labels.get(f"{LABEL}.state") == str(lab.state.resolve())
             and info.get("ImageName") == images[host.image]
+            and f"{LABEL}.shape={labels.get(f'{LABEL}.shape')}" in wanted
         )
         if same:
             if info["State"].get("Running"):
                 return "running"
             podman.run("start", host.container)
             return "started"
-        # Another checkout's lab, or an older image: make it anew.
+        # Another checkout's lab, an older image or layout: make it anew.
         podman.run("rm", "--force", "--time", "5", host.container)
-    podman.run(*_run_args(lab, host, images))
+    podman.run(*wanted)
     return "created"
 
 

@@ -83,11 +83,20 @@ def test_the_nvrs_and_central_are_scraped_with_the_recorders_metrics(
     estate: lab_module.Lab,
 ) -> None:
     eventually(estate, 'up{job="node"}', {"central-1": 1.0, "nvr-north": 1.0, "nvr-south": 1.0})
-    recording = query(
-        estate, 'camops_recorder_last_segment_timestamp_seconds{instance="nvr-north"}'
-    )
-    assert set(recording) == {"north_cam01", "north_cam02", "north_cam03"}
-    assert all(time.time() - value < 300 for value in recording.values())
+    # The recorder writes its metrics each minute and a camera's series appears with its first
+    # closed segment: right after a rollout, wait for the scrape that has all three.
+    deadline = time.monotonic() + 180
+    recording: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        recording = query(
+            estate, 'camops_recorder_last_segment_timestamp_seconds{instance="nvr-north"}'
+        )
+        if set(recording) == {"north_cam01", "north_cam02", "north_cam03"} and all(
+            time.time() - value < 300 for value in recording.values()
+        ):
+            return
+        time.sleep(10)
+    raise AssertionError(f"nvr-north's cameras' newest segments: {recording}")
 
 
 def test_the_platform_is_probed_over_https(estate: lab_module.Lab) -> None:

@@ -103,3 +103,23 @@ def test_lab_hosts_document() -> None:
     assert nvr_args.endswith("-W %h:%p camops@10.78.0.12'")
     assert cameras["south_cam02"]["lab_camera_device"]["onvif_port"] == 8080
     assert doc["all"]["hosts"]["rtr-south"]["ansible_host"] == "10.78.0.12"
+
+
+def test_an_nvr_records_on_a_disk_of_a_fixed_size_and_a_changed_layout_remakes_containers() -> None:
+    """RetentionAtRisk and a full disk in the lab must not depend on the machine's own disk."""
+    lab = lab_module.open_lab(str(INVENTORIES / "lab"))
+    images = {host.image: f"localhost/{host.image}:x" for host in lab.plan.hosts}
+    nvr = lab_module._run_args(lab, lab.plan.host("nvr-north"), images)
+    router = lab_module._run_args(lab, lab.plan.host("rtr-north"), images)
+    disk = f"type=tmpfs,destination={lab_module.NVR_RECORDINGS},tmpfs-size={lab_module.NVR_DISK}"
+    assert nvr[nvr.index("--mount") + 1] == disk
+    assert "--mount" not in router
+    assert nvr[-1] == images[lab.plan.host("nvr-north").image]
+
+    def shape(args: list[str]) -> str:
+        return next(a for a in args if a.startswith("camops.lab.shape="))
+
+    assert shape(nvr) != shape(router)
+    assert shape(nvr) == shape(lab_module._run_args(lab, lab.plan.host("nvr-north"), images))
+    other = {name: ref + "2" for name, ref in images.items()}
+    assert shape(nvr) != shape(lab_module._run_args(lab, lab.plan.host("nvr-north"), other))
