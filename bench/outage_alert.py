@@ -7,10 +7,14 @@ and (b) the alert mail is in the lab mail relay's mailbox; then the camera comes
 clock runs until the incident is resolved. The lab must be up with central.yml and the
 facilities' rollouts done (the demo's state).
 
+With ``--tunnel FACILITY``, one more round cuts the facility's tunnel (WireGuard stopped on its
+site router, as when its WAN line fails) and times TunnelDown the same way; the facility's
+cameras must raise no incident of their own meanwhile (counted).
+
 Prints each round and the medians, against the target (detection to delivery <= 60 s) and
 against the bound the configuration sets (one probe interval + the rule's 'for' + one rule
 evaluation + Alertmanager's group_wait). Asserts nothing.
-Usage: python bench/outage_alert.py [--rounds N] [--camera ID ...] [INVENTORY]
+Usage: python bench/outage_alert.py [--rounds N] [--camera ID ...] [--tunnel FACILITY] [INVENTORY]
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from infra.lab import lab as lab_module  # noqa: E402
-from infra.lab.outage import camera_outage  # noqa: E402
+from infra.lab.outage import camera_outage, tunnel_outage  # noqa: E402
 
 TARGET_S = 60.0
 #: monitoring defaults: camera probe 10 s, CameraDown for 20 s, evaluation 10 s, group_wait 10 s.
@@ -36,6 +40,7 @@ def main() -> int:
     parser.add_argument("inventory", nargs="?", default="inventories/lab")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--camera", action="append", help="cameras to stop, in turn")
+    parser.add_argument("--tunnel", metavar="FACILITY", help="also cut this facility's tunnel")
     options = parser.parse_args()
     lab = lab_module.open_lab(options.inventory, ROOT / ".lab")
     cameras = options.camera or [
@@ -62,6 +67,17 @@ def main() -> int:
             f" mail in {outage.to_mail_s:5.1f} s to {outage.mails[0]['to']};"
             f" back -> resolved in {outage.to_resolved_s:5.1f} s"
             f" (time to repair kept: {row['time_to_repair_s']} s)"
+        )
+    if options.tunnel:
+        outage = tunnel_outage(lab, options.tunnel)
+        incident.append(outage.to_incident_s)
+        mail.append(outage.to_mail_s)
+        row = outage.incident
+        print(
+            f"tunnel: {options.tunnel} TunnelDown incident #{row['id']}"
+            f" in {outage.to_incident_s:5.1f} s, mail in {outage.to_mail_s:5.1f} s;"
+            f" back -> resolved in {outage.to_resolved_s:5.1f} s;"
+            f" other incidents of the facility meanwhile: {len(outage.others)}"
         )
     worst = max(*incident, *mail)
     print(

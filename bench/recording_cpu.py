@@ -113,14 +113,22 @@ class Measure:
     wall: float
 
 
-def measure(commands: list[list[str]], warmup: int, seconds: int) -> Measure:
-    """CPU % of one core and received rate of each command over ``seconds`` after ``warmup``."""
+def measure(commands: list[tuple[list[str], bytes]], warmup: int, seconds: int) -> Measure:
+    """CPU % of one core and received rate of each command (its arguments, and its stdin: the
+    stream's address, as the recorder gives it) over ``seconds`` after ``warmup``."""
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        for args in commands:
-            processes.append(
-                subprocess.Popen(args, env={**os.environ, "TZ": "UTC"}, stderr=subprocess.DEVNULL)  # noqa: S603
+        for args, stdin in commands:
+            process = subprocess.Popen(  # noqa: S603
+                args,
+                env={**os.environ, "TZ": "UTC"},
+                stdin=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
             )
+            if process.stdin is not None:  # always: stdin=PIPE
+                process.stdin.write(stdin)
+                process.stdin.close()
+            processes.append(process)
         time.sleep(warmup)
         got = received()
         before = {p.pid: (cpu_seconds(p.pid), got.get(p.pid, 0)) for p in processes}
@@ -144,10 +152,11 @@ def measure(commands: list[list[str]], warmup: int, seconds: int) -> Measure:
     )
 
 
-def receive_only(url: str) -> list[str]:
+def receive_only(url: str) -> tuple[list[str], bytes]:
     """Baseline: the same RTSP input read and thrown away (no muxing, no disk)."""
-    args = agent.ffmpeg_args(url, "baseline", Path("/nonexistent"), 10)
-    return [*args[: args.index("-f")], "-f", "null", "-"]
+    args = agent.ffmpeg_args("baseline", Path("/nonexistent"), 10)
+    output = args.index("-map")
+    return [*args[:output], "-map", "0:v:0", "-f", "null", "-"], agent.input_list(url)
 
 
 def main() -> None:
@@ -170,7 +179,9 @@ def main() -> None:
     for index, url in enumerate(urls):
         camera_dir = workdir / f"bench{index:02d}"
         camera_dir.mkdir()
-        recorders.append(agent.ffmpeg_args(url, camera_dir.name, camera_dir, segment_seconds=10))
+        recorders.append(
+            (agent.ffmpeg_args(camera_dir.name, camera_dir, 10), agent.input_list(url))
+        )
     try:
         recorded = measure(recorders, options.warmup, options.seconds)
         time.sleep(options.warmup)  # let the cameras end the recorders' sessions

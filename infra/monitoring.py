@@ -1,7 +1,8 @@
 """What monitoring watches and whom it tells, from the model (R3, R9, R11).
 
 - Scrape targets (Prometheus ``file_sd`` documents): every camera of an active facility, probed
-  over RTSP by the blackbox exporter through the tunnel; the node exporters of the NVRs and the
+  over RTSP by the blackbox exporter through the tunnel; its site router's tunnel address
+  (ICMP); the node exporters of the NVRs and the
   central hosts (the recorders' textfile metrics ride on them); the platform's HTTPS. Every
   target carries ``facility`` and ``district`` labels, which the alerts keep and the routing
   reads.
@@ -66,6 +67,20 @@ def facility_node_targets(inventory: Inventory, facility: Facility) -> list[dict
         {
             "targets": [f"{facility.nvr.ip}:{NODE_EXPORTER_PORT}"],
             "labels": {**_labels(inventory, facility), "host": facility.nvr.hostname},
+        }
+    ]
+
+
+def tunnel_targets(inventory: Inventory, facility: Facility) -> list[dict[str, Any]]:
+    """The site router's tunnel address, pinged through the tunnel as often as the cameras are
+    probed: no answer is TunnelDown (tunnel, router, uplink or the site's power), and the
+    site's cameras are then not alerted one by one."""
+    if facility.status is not FacilityStatus.ACTIVE:
+        return []
+    return [
+        {
+            "targets": [str(facility.router.tunnel_ip)],
+            "labels": {**_labels(inventory, facility), "host": facility.router.hostname},
         }
     ]
 

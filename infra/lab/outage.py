@@ -1,7 +1,8 @@
-"""A camera outage on the lab, end to end (R3, R11): the camera stops (its container paused:
-no answer at all, as a dead camera or a cut cable), Prometheus' probe fails, Alertmanager
-delivers to the platform's incidents and to the mailbox of the lab's mail relay; the camera
-comes back and the incident resolves with its duration.
+"""Outages on the lab, end to end (R3, R11): a camera stops (its container paused: no answer at
+all, as a dead camera or a cut cable), or a facility's tunnel (WireGuard stopped on its site
+router, as when the WAN line fails); Prometheus' probe fails, Alertmanager delivers to the
+platform's incidents and to the mailbox of the lab's mail relay; the camera or the tunnel comes
+back and the incident resolves with its duration.
 
 Used by ``bench/outage_alert.py`` (timed) and the lab tests. Everything is read through the
 real paths: the platform's API with the vault's incidents token over its HTTPS, the mailbox on
@@ -41,15 +42,27 @@ class OutageError(RuntimeError):
 
 @dataclass
 class Outage:
+    #: The camera stopped (empty for a tunnel outage).
     camera: str
     facility: str
+    alertname: str = "CameraDown"
     incident: dict[str, Any] = field(default_factory=dict)
     mails: list[dict[str, str]] = field(default_factory=list)
-    #: Seconds from the camera's stop to the incident in the platform, and to the mail.
+    #: Seconds from the stop to the incident in the platform, and to the mail.
     to_incident_s: float = 0.0
     to_mail_s: float = 0.0
-    #: Seconds from the camera's return to the incident resolved.
+    #: Seconds from the return to the incident resolved.
     to_resolved_s: float = 0.0
+    #: Other alerts' incidents of the facility opened meanwhile (a tunnel outage: none).
+    others: list[dict[str, Any]] = field(default_factory=list)
+
+    def concerns(self, row: dict[str, Any]) -> bool:
+        """An incident row is this outage's."""
+        return (
+            row["alertname"] == self.alertname
+            and row["facility_id"] == self.facility
+            and (row["camera"] or "") == self.camera
+        )
 
 
 def monitoring_host(lab: Lab) -> LabHost:
@@ -131,30 +144,59 @@ def _pause(host: LabHost, paused: bool) -> None:
 
 
 def camera_outage(lab: Lab, camera: str, timeout: float = 180) -> Outage:
-    """Stop ``camera`` until its incident is in the platform and its mail in the mailbox, then
-    bring it back until the incident is resolved. Times are measured from the stop and from
-    the return. The camera is brought back whatever happens."""
+    """Stop ``camera`` (its container paused: no answer at all) until its incident is in the
+    platform and its mail in the mailbox, then bring it back until the incident is resolved.
+    Times are measured from the stop and from the return. The camera comes back whatever
+    happens."""
     host = lab.plan.host(camera)
     facility = next(f.id for f in lab.inventory.facilities if camera in {c.id for c in f.cameras})
-    outage = Outage(camera, facility)
-    for row in incidents(lab, status="unresolved"):
-        if row["camera"] == camera and row["alertname"] == "CameraDown":
-            raise OutageError(f"{camera} already has an unresolved incident ({row['id']})")
+    return _timed(
+        lab,
+        Outage(camera, facility),
+        stop=lambda: _pause(host, paused=True),
+        start=lambda: _pause(host, paused=False),
+        mailed=lambda m: camera in m["subject"] or camera in m["body"],
+        timeout=timeout,
+    )
+
+
+def tunnel_outage(lab: Lab, facility: str, timeout: float = 180) -> Outage:
+    """Cut ``facility``'s tunnel (WireGuard stopped on its site router, as when its WAN line
+    fails) until TunnelDown's incident is in the platform and its mail in the mailbox, then
+    bring it back until the incident is resolved. ``others``: the facility's other incidents
+    opened meanwhile (its cameras must not raise their own)."""
+    router = next(f.router.hostname for f in lab.inventory.facilities if f.id == facility)
+    host = lab.plan.host(router)
+    unit = "wg-quick@wg0.service"
+    return _timed(
+        lab,
+        Outage("", facility, alertname="TunnelDown"),
+        stop=lambda: _ssh(lab, host, f"sudo systemctl stop {unit}"),
+        start=lambda: _ssh(lab, host, f"sudo systemctl start {unit}"),
+        mailed=lambda m: "TunnelDown" in m["subject"] and facility in m["body"],
+        timeout=timeout,
+    )
+
+
+def _timed(
+    lab: Lab,
+    outage: Outage,
+    *,
+    stop: Callable[[], object],
+    start: Callable[[], object],
+    mailed: Callable[[dict[str, str]], bool],
+    timeout: float,
+) -> Outage:
+    what = outage.camera or f"{outage.facility}'s tunnel"
+    before = incidents(lab, status="unresolved")
+    for row in before:
+        if outage.concerns(row):
+            raise OutageError(f"{what} already has an unresolved incident ({row['id']})")
+    known = {row["id"] for row in incidents(lab, facility=outage.facility)}
     mails_before = len(mails(lab))
 
     def opened() -> dict[str, Any] | None:
-        return next(
-            (
-                row
-                for row in incidents(lab, status="unresolved")
-                if row["camera"] == camera and row["alertname"] == "CameraDown"
-            ),
-            None,
-        )
-
-    def mailed() -> list[dict[str, str]]:
-        new = mails(lab)[mails_before:]
-        return [m for m in new if camera in m["subject"] or camera in m["body"]]
+        return next((r for r in incidents(lab, status="unresolved") if outage.concerns(r)), None)
 
     def both() -> bool:
         """Each delivery timed when first seen (whichever comes first)."""
@@ -162,19 +204,19 @@ def camera_outage(lab: Lab, camera: str, timeout: float = 180) -> Outage:
             outage.incident = opened() or {}
             outage.to_incident_s = time.monotonic() - stopped
         if not outage.mails:
-            outage.mails = mailed()
+            outage.mails = [m for m in mails(lab)[mails_before:] if mailed(m)]
             outage.to_mail_s = time.monotonic() - stopped
         return bool(outage.incident and outage.mails)
 
     stopped = time.monotonic()
-    _pause(host, paused=True)
+    stop()
     try:
-        _until(f"{camera}: the incident in the platform and the alert mail", both, timeout)
+        _until(f"{what}: the incident in the platform and the alert mail", both, timeout)
     except OutageError as error:
         seen = "incident" if outage.incident else "mail" if outage.mails else "neither"
         raise OutageError(f"{error} (seen: {seen})") from error
     finally:
-        _pause(host, paused=False)
+        start()
     back = time.monotonic()
     incident_id = outage.incident["id"]
 
@@ -182,8 +224,13 @@ def camera_outage(lab: Lab, camera: str, timeout: float = 180) -> Outage:
         rows = incidents(lab, status="resolved")
         return next((row for row in rows if row["id"] == incident_id), None)
 
-    outage.incident = _until(f"{camera}: incident {incident_id} resolved", resolved, timeout)
+    outage.incident = _until(f"{what}: incident {incident_id} resolved", resolved, timeout)
     outage.to_resolved_s = time.monotonic() - back
+    outage.others = [
+        row
+        for row in incidents(lab, facility=outage.facility)
+        if row["id"] not in known and row["id"] != incident_id
+    ]
     return outage
 
 

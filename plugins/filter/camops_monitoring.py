@@ -49,7 +49,7 @@ def camops_alertmanager_config(
 def camops_scrape_targets(
     inventory_dir: str, kind: str, facility_id: str = "", only: list[str] | None = None
 ) -> list[Any]:
-    """``file_sd`` groups: ``cameras`` or ``nvr`` of one facility, or ``central`` nodes;
+    """``file_sd`` groups: ``cameras``, ``nvr`` or ``tunnel`` of one facility, or ``central`` nodes;
     ``only``: just these cameras (the connected ones)."""
     from infra import monitoring  # noqa: PLC0415
 
@@ -67,7 +67,11 @@ def camops_scrape_targets(
         return groups
     if kind == "nvr":
         return monitoring.facility_node_targets(inventory, facility)
-    raise AnsibleFilterError(f"camops_scrape_targets: kind {kind!r} is not cameras, nvr or central")
+    if kind == "tunnel":
+        return monitoring.tunnel_targets(inventory, facility)
+    raise AnsibleFilterError(
+        f"camops_scrape_targets: kind {kind!r} is not cameras, nvr, tunnel or central"
+    )
 
 
 class FilterModule:

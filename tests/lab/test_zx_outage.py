@@ -15,7 +15,7 @@ from pathlib import Path
 
 from infra import vault
 from infra.lab import lab as lab_module
-from infra.lab.outage import alerts, camera_outage, intruder, mails
+from infra.lab.outage import alerts, camera_outage, intruder, mails, tunnel_outage
 from infra.lab.verify import platform_url
 from tests.helpers import ROOT
 from tests.lab.conftest import ssh
@@ -104,6 +104,25 @@ def test_an_unknown_device_on_a_camera_lan_is_alerted(estate: lab_module.Lab) ->
     while alerts(estate, "UnknownDeviceOnCameraLAN"):
         assert time.monotonic() < deadline, "UnknownDeviceOnCameraLAN did not end"
         time.sleep(5)
+
+
+def test_a_cut_tunnel_is_one_tunneldown_incident_not_one_per_camera(
+    estate: lab_module.Lab,
+) -> None:
+    """The site's WAN line fails (WireGuard stopped on its router): TunnelDown reaches the
+    platform and the facility's people; its cameras, unreachable too, open no incident of
+    their own; the tunnel back, the incident resolves."""
+    outage = tunnel_outage(estate, "lab_south_barracks")
+    incident = outage.incident
+    assert incident["alertname"] == "TunnelDown"
+    assert incident["facility_id"] == "lab_south_barracks" and not incident["camera"]
+    assert incident["status"] == "resolved" and incident["time_to_repair_s"] > 0
+    facility = next(f for f in estate.inventory.facilities if f.id == outage.facility)
+    district = next(d for d in estate.inventory.province.districts if d.id == facility.district)
+    people = {c.email.lower() for c in facility.duty_team + district.telecom_oncall}
+    assert {a.strip() for a in outage.mails[0]["to"].split(",")} == people
+    assert "Đường hầm" in outage.mails[0]["body"]
+    assert outage.others == [], [(r["alertname"], r["camera"]) for r in outage.others]
 
 
 def test_retention_at_risk_fires_and_nothing_younger_than_retention_is_deleted(

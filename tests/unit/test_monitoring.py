@@ -19,6 +19,7 @@ from infra.monitoring import (
     camera_targets,
     central_node_targets,
     facility_node_targets,
+    tunnel_targets,
 )
 from tests.helpers import ROOT, InventoryCopy
 
@@ -80,6 +81,10 @@ def test_every_camera_of_an_active_facility_is_probed_with_its_labels() -> None:
     }
     [nvr] = facility_node_targets(inventory, north)
     assert nvr["targets"] == ["10.79.1.2:9100"] and nvr["labels"]["host"] == "nvr-north"
+    [tunnel] = tunnel_targets(inventory, north)
+    assert tunnel["targets"] == [str(north.router.tunnel_ip)]
+    assert tunnel["labels"]["facility"] == "lab_north_school"
+    assert tunnel["labels"]["host"] == "rtr-north"
     assert central_node_targets(inventory)[0]["targets"] == ["10.77.0.10:9100"]
 
 
@@ -89,6 +94,7 @@ def test_a_facility_not_active_is_not_watched() -> None:
     assert standby.status.value == "standby"
     assert camera_targets(inventory, standby) == []
     assert facility_node_targets(inventory, standby) == []
+    assert tunnel_targets(inventory, standby) == []
 
 
 def test_amtool_accepts_the_configuration(tmp_path: Path) -> None:
@@ -163,7 +169,9 @@ def test_the_ansible_filters_give_the_same_documents() -> None:
         "{{ {'am': 'inventories/lab' | camops_alertmanager_config({'smtp_smarthost': "
         "'127.0.0.1:25', 'smtp_from': 'camops-alerts@lab.gov.vn', 'smtp_require_tls': false}), "
         "'cams': 'inventories/lab' | camops_scrape_targets('cameras', 'lab_north_school', "
-        "['north_cam01', 'north_cam03']) } | to_json }}"
+        "['north_cam01', 'north_cam03']), "
+        "'tunnel': 'inventories/lab' | camops_scrape_targets('tunnel', 'lab_north_school') "
+        "} | to_json }}"
     )
     result = subprocess.run(
         [
@@ -193,6 +201,7 @@ def test_the_ansible_filters_give_the_same_documents() -> None:
     answer = json.loads(message) if isinstance(message, str) else message
     assert [g["labels"]["camera"] for g in answer["cams"]] == ["north_cam01", "north_cam03"]
     inventory = model(ROOT / "inventories" / "lab")
+    assert answer["tunnel"] == tunnel_targets(inventory, inventory.facility("lab_north_school"))
     expected = alertmanager_config(
         inventory,
         Delivery(None, "127.0.0.1:25", "camops-alerts@lab.gov.vn", smtp_require_tls=False),
