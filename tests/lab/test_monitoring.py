@@ -79,6 +79,12 @@ def test_every_connected_camera_is_probed_through_its_tunnel(estate: lab_module.
     assert labels["facility"] == "lab_north_school" and labels["district"] == "lab_north"
 
 
+def test_every_site_router_answers_a_ping_through_its_tunnel(estate: lab_module.Lab) -> None:
+    """TunnelDown's fast input: the blackbox exporter (with CAP_NET_RAW only) pings each
+    active facility's router at its tunnel address."""
+    eventually(estate, 'probe_success{job="site_tunnel"}', {"rtr-north": 1.0, "rtr-south": 1.0})
+
+
 def test_the_nvrs_and_central_are_scraped_with_the_recorders_metrics(
     estate: lab_module.Lab,
 ) -> None:
