@@ -17,7 +17,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 help:
 	@echo "make setup       venv + every Python and Debian dependency (idempotent)"
-	@echo "make lint        ruff, mypy, yamllint, ansible-lint (production profile), promtool"
+	@echo "make lint        ruff, mypy, yamllint, ansible-lint (production profile), promtool, amtool"
 	@echo "make test        every test tier"
 	@echo "make test-fast   the tiers that need no lab (unit, model, modules, playbook checks)"
 	@echo "make test-lab    the lab tier: lab up, lab tests, molecule scenarios, lab down"
@@ -43,6 +43,7 @@ lint: setup
 	ansible-lint --profile production
 	promtool check rules roles/monitoring/files/rules/*.yml
 	promtool test rules tests/monitoring/*.test.yml
+	for inventory in inventories/*/; do camops alert-routing "$$inventory" --check || exit 1; done
 
 # pg_virtualenv (Debian's postgresql-common): a throw-away PostgreSQL cluster for the platform's
 # tests, dropped when pytest ends.

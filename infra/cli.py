@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -216,6 +217,76 @@ def access_matrix(inventory: str, fmt: str, output: Path | None, check: bool) ->
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {output}")
+
+
+@main.command("alert-routing")
+@click.argument("inventory")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Check the configuration with amtool and print who receives each facility's alerts.",
+)
+@click.option(
+    "--webhook-url",
+    default="",
+    help="The platform's incidents webhook (empty: mail only, as before the platform exists).",
+)
+@click.option("--smtp-smarthost", default="127.0.0.1:25", show_default=True)
+@click.option("--smtp-from", default="camops-alerts@localhost", show_default=True)
+def alert_routing(
+    inventory: str, check: bool, webhook_url: str, smtp_smarthost: str, smtp_from: str
+) -> None:
+    """Alertmanager's routing from INVENTORY (R3, R11): each facility's alerts to its duty team
+    and its district's telecom on-call; the rest to the central on-call."""
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    import yaml  # noqa: PLC0415
+
+    from infra import monitoring  # noqa: PLC0415
+    from infra.model import FacilityStatus  # noqa: PLC0415
+
+    model = _inventory(inventory)
+    delivery = monitoring.Delivery(webhook_url or None, smtp_smarthost, smtp_from)
+    config = monitoring.alertmanager_config(model, delivery)
+    text = yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
+    if not check:
+        click.echo(text, nl=False)
+        return
+    amtool = Path(sys.executable).parent / "amtool"
+    tool = str(amtool) if amtool.exists() else shutil.which("amtool")
+    if tool is None:
+        raise click.ClickException("amtool is not installed: run 'make setup'")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "alertmanager.yml"
+        path.write_text(text, encoding="utf-8")
+        checked = subprocess.run(  # noqa: S603
+            [tool, "check-config", str(path)], capture_output=True, text=True, check=False
+        )
+        if checked.returncode != 0:
+            click.echo(checked.stdout + checked.stderr, err=True)
+            raise click.ClickException(f"amtool rejects the routing of {inventory}")
+        receivers = {r["name"]: r for r in config["receivers"]}
+        for facility in sorted(model.facilities, key=lambda item: item.id):
+            if facility.status is not FacilityStatus.ACTIVE:
+                click.echo(f"{facility.id}: {facility.status.value}, not watched")
+                continue
+            routed = subprocess.run(  # noqa: S603
+                [
+                    tool,
+                    "config",
+                    "routes",
+                    "test",
+                    f"--config.file={path}",
+                    f"facility={facility.id}",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            mails = [c["to"] for c in receivers[routed].get("email_configs", [])]
+            click.echo(f"{facility.id}: {routed} -> {', '.join(mails) or 'no mail'}")
+    click.echo(f"amtool: the routing of {inventory} is valid")
 
 
 @main.command("pulumi-inventory")

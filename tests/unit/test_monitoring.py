@@ -208,3 +208,31 @@ def test_the_ansible_filters_give_the_same_documents() -> None:
     )
     assert answer["am"] == expected
     assert "webhook_configs" not in answer["am"]["receivers"][0]  # no webhook given: mail only
+
+
+def test_camops_alert_routing_checks_with_amtool_and_says_who_is_told(
+    lab: InventoryCopy,
+) -> None:
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from infra.cli import main  # noqa: PLC0415
+
+    amtool()  # fails the test with how to install it, if missing
+    runner = CliRunner()
+    shown = runner.invoke(main, ["alert-routing", str(lab.path)])
+    assert shown.exit_code == 0, shown.output
+    assert yaml.safe_load(shown.output)["route"]["receiver"] == "central"
+    checked = runner.invoke(main, ["alert-routing", str(lab.path), "--check"])
+    assert checked.exit_code == 0, checked.output
+    assert (
+        "lab_north_school: facility-lab_north_school -> hvgac@bac.lab.gov.vn, lvmang@vnpt.vn"
+        in checked.output
+    )
+    assert "the routing of" in checked.output and "is valid" in checked.output
+    bad = runner.invoke(main, ["alert-routing", str(lab.path), "--smtp-smarthost", "no port"])
+    assert bad.exit_code == 0  # shown as is; amtool is the judge
+    refused = runner.invoke(
+        main, ["alert-routing", str(lab.path), "--check", "--smtp-smarthost", "no port"]
+    )
+    assert refused.exit_code != 0
+    assert "amtool rejects the routing" in refused.output
