@@ -60,16 +60,16 @@ options:
     description:
       - The facility's cameras, each a dict with C(id), C(name) and C(zone); other keys (the
         inventory's other camera fields) are ignored.
+      - Left out, the cameras the platform holds stay as they are (none for a new facility).
     type: list
     elements: dict
-    default: []
   grantees:
     description:
       - Scopes the facility is granted to, for example V(district:lab_north) (R7). A
         facility run by the Provincial Military Command has none.
+      - Left out, the grants the platform holds stay as they are (none for a new facility).
     type: list
     elements: str
-    default: []
   state:
     description: Registered or deregistered.
     type: str
@@ -141,18 +141,25 @@ def stored_state(platform: Platform, facility_id: str) -> dict[str, Any] | None:
     }
 
 
-def wanted_state(params: dict[str, Any]) -> dict[str, Any]:
+def wanted_state(params: dict[str, Any], before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the platform must hold; ``cameras`` or ``grantees`` left out (None) keep what it
+    holds (a status change of a registered facility: its decommissioning)."""
+    stored = before or {"cameras": {}, "grantees": []}
     return {
         "district_id": params["district"],
         "name": params["name"],
         "operator": params["operator"],
         "status": params["status"],
         "status_ref": params["status_ref"],
-        "cameras": {
+        "cameras": stored["cameras"]
+        if params["cameras"] is None
+        else {
             camera["id"]: {"name": camera["name"], "zone": camera["zone"]}
             for camera in params["cameras"]
         },
-        "grantees": sorted(set(params["grantees"])),
+        "grantees": stored["grantees"]
+        if params["grantees"] is None
+        else sorted(set(params["grantees"])),
     }
 
 
@@ -195,8 +202,8 @@ def main() -> None:
                 "default": "active",
             },
             "status_ref": {"type": "str", "default": ""},
-            "cameras": {"type": "list", "elements": "dict", "default": []},
-            "grantees": {"type": "list", "elements": "str", "default": []},
+            "cameras": {"type": "list", "elements": "dict"},
+            "grantees": {"type": "list", "elements": "str"},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         },
         required_if=[("state", "present", ("name", "district"))],
@@ -204,12 +211,12 @@ def main() -> None:
     )
     params = module.params
     facility_id = params["id"]
-    for grantee in params["grantees"]:
+    for grantee in params["grantees"] or []:
         if not grantee.startswith("district:") or grantee == "district:":
             module.fail_json(
                 msg=f"facility {facility_id}: grantees: {grantee!r} is not district:<id>"
             )
-    for index, camera in enumerate(params["cameras"]):
+    for index, camera in enumerate(params["cameras"] or []):
         missing = [key for key in ("id", "name", "zone") if not camera.get(key)]
         if missing:
             module.fail_json(
@@ -225,7 +232,7 @@ def main() -> None:
                 [("DELETE", f"/facilities/{facility_id}?cascade=true", None)] if before else []
             )
         else:
-            after = wanted_state(params)
+            after = wanted_state(params, before)
             calls = []  # the district first, then plan()'s calls
             district = params["district"]
             status, stored_district = platform.call("GET", f"/districts/{district}")

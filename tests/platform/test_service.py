@@ -246,6 +246,13 @@ def test_facility_module_create_repeat_update_deregister(service: str, database:
         "north_cam01": {"name": "Cổng chính", "zone": "gate"}
     }
     assert module(**update)["changed"] is False
+    # Decommissioning: the status and its decision only; cameras and grants left out stay.
+    standby = {key: value for key, value in update.items() if key not in {"cameras", "grantees"}}
+    standby.update(status="standby", status_ref="1234/QĐ-UBND ngày 15/11/2026")
+    parked = module("--diff", **standby)
+    assert parked["actions"] == ["PUT /facilities/north_school"]
+    assert parked["diff"]["after"]["cameras"] == updated["diff"]["after"]["cameras"]
+    assert module(**standby)["changed"] is False
     gone = module(id="north_school", state="absent")
     assert gone["actions"] == ["DELETE /facilities/north_school?cascade=true"]
     assert module(id="north_school", state="absent")["changed"] is False
