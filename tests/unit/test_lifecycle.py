@@ -18,7 +18,7 @@ from infra.lifecycle import (
 from infra.loader import load
 from infra.model import FacilityStatus
 from infra.validate import validate_path
-from tests.helpers import InventoryCopy
+from tests.helpers import ROOT, InventoryCopy
 
 REF = "1234/QĐ-UBND ngày 15/11/2026"
 
@@ -109,3 +109,29 @@ def test_the_report_says_what_was_done_and_until_when_in_both_languages(
     assert "WireGuard tunnel peer removed" in en and "Central recording" not in en
     with pytest.raises(LifecycleError, match="unknown decommission steps: reboot"):
         report_markdown(request, "x", ["reboot"], when=datetime.now(UTC), protected=None, actor="")
+
+
+def test_the_playbooks_filter_refuses_the_same_requests(lab: InventoryCopy) -> None:
+    import importlib.util  # noqa: PLC0415
+
+    from ansible.errors import AnsibleFilterError  # noqa: PLC0415
+
+    # Loaded from its file, as Ansible loads filter plugins.
+    spec = importlib.util.spec_from_file_location(
+        "camops_lifecycle_filter", ROOT / "plugins" / "filter" / "camops_lifecycle.py"
+    )
+    assert spec is not None and spec.loader is not None
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+    camops_decommission_request = plugin.FilterModule().filters()["camops_decommission_request"]
+
+    request = camops_decommission_request(str(lab.path), "lab_south_barracks", "handover", REF)
+    assert request == {
+        "site": "lab_south_barracks",
+        "decision": "handover",
+        "status": "handed_over",
+        "decision_ref": REF,
+        "facility_file": "facilities/lab_south_barracks.yml",
+    }
+    with pytest.raises(AnsibleFilterError, match="decision_ref is missing"):
+        camops_decommission_request(str(lab.path), "lab_south_barracks", "handover", "")
