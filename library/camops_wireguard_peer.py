@@ -64,7 +64,8 @@ options:
     default: present
 notes:
   - Supports check mode and diff mode; a second run reports no change.
-  - With O(state=present) O(public_key) and O(allowed_ips) are required.
+  - With O(state=present), O(public_key) and O(allowed_ips) are required for a peer not yet
+    registered; left out, a registered peer keeps its own (standby and back, from the hub).
 requirements:
   - wireguard-tools (C(wg)) and iproute2 on the hub
 """
@@ -126,6 +127,7 @@ from ansible.module_utils.camops_wireguard import (  # noqa: E402  # after DOCUM
     check_name,
     check_public_key,
     describe,
+    from_registration,
     normalize_allowed_ips,
     plan,
 )
@@ -178,7 +180,6 @@ def main() -> None:
             "enabled": {"type": "bool", "default": True},
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
         },
-        required_if=[("state", "present", ("public_key", "allowed_ips"))],
         supports_check_mode=True,
     )
     params = module.params
@@ -197,11 +198,13 @@ def main() -> None:
             keepalive=params["persistent_keepalive"] or None,
         )
         if desired.state == "present":
-            desired.public_key = check_public_key(params["public_key"])
+            if params["public_key"] is not None:
+                desired.public_key = check_public_key(params["public_key"])
             desired.allowed_ips = normalize_allowed_ips(params["allowed_ips"])
         manager = PeerManager(run, params["interface"], params["config_dir"])
         current = manager.current(name)
         if desired.state == "present":
+            from_registration(desired, current)
             check_conflicts(desired, current)
         todo = plan(desired, current)
         if todo.changed and not module.check_mode:

@@ -225,6 +225,21 @@ class Plan:
         )
 
 
+def from_registration(desired: Desired, current: Current) -> None:
+    """A present peer given without its key takes the registered one (and its networks and
+    keepalive unless given): putting a site on standby or back needs no router."""
+    if desired.state != "present" or desired.public_key is not None:
+        return
+    if current.file is None:
+        raise WireguardError(
+            f"peer {desired.name} is not registered on the hub: give public_key and allowed_ips"
+        )
+    desired.public_key = current.file.public_key
+    desired.allowed_ips = desired.allowed_ips or list(current.file.allowed_ips)
+    if desired.keepalive is None:
+        desired.keepalive = current.file.keepalive
+
+
 def check_conflicts(desired: Desired, current: Current) -> None:
     """Another site's peer must never share this key or these networks (WireGuard would move
     the networks silently to the newest peer: one site could take over another's cameras)."""

@@ -98,6 +98,7 @@ def run(host: FakeHost, tmp: Path, name: str = "lab_north_school", **kwargs: Any
     manager = wgm.PeerManager(host, "wg0", str(tmp))
     current = manager.current(name)
     if desired.state == "present":
+        wgm.from_registration(desired, current)
         wgm.check_conflicts(desired, current)
     todo = wgm.plan(desired, current)
     if todo.changed:
@@ -196,8 +197,14 @@ def test_create_repeat_update_rotate_standby_absent(tmp_path: Path) -> None:
     assert (tmp_path / "wg0.peers.d" / "lab_north_school.disabled").exists()
     assert not run(host, tmp_path, public_key=KEY_B, allowed_ips=NORTH, enabled=False).changed
 
-    # Re-activation, then deregistration.
-    run(host, tmp_path, public_key=KEY_B, allowed_ips=NORTH)
+    # Re-activation from the hub alone (the registered key and networks), then standby and
+    # back the same way, then deregistration.
+    run(host, tmp_path)
+    assert host.peers == {KEY_B: ["10.79.1.0/24", "10.99.0.11/32"]}
+    run(host, tmp_path, enabled=False)
+    assert host.peers == {} and not conf.exists()
+    assert not run(host, tmp_path, enabled=False).changed
+    run(host, tmp_path)
     assert host.peers == {KEY_B: ["10.79.1.0/24", "10.99.0.11/32"]}
     todo = run(host, tmp_path, state="absent")
     assert todo.live_remove == [KEY_B]
@@ -205,6 +212,11 @@ def test_create_repeat_update_rotate_standby_absent(tmp_path: Path) -> None:
     assert sorted(host.routes) == ["10.77.0.0/24", "10.99.0.0/24"]
     assert list((tmp_path / "wg0.peers.d").iterdir()) == []
     assert not run(host, tmp_path, state="absent").changed
+
+
+def test_a_peer_never_registered_needs_its_key(tmp_path: Path) -> None:
+    with pytest.raises(wgm.WireguardError, match="not registered on the hub: give public_key"):
+        run(FakeHost(), tmp_path, enabled=False)
 
 
 def test_check_mode_plan_changes_nothing(tmp_path: Path) -> None:
