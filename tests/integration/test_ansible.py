@@ -139,3 +139,83 @@ def test_rollout_refuses_bad_input_before_any_host_is_touched(lab: InventoryCopy
         ]
         assert touched == [], f"{extra}: hosts were reached: {touched}"
         assert "TASK [wireguard_hub" not in run.stdout
+
+
+def test_decommission_refuses_a_bad_decision_before_any_host_is_touched(
+    lab: InventoryCopy,
+) -> None:
+    """R13: without its decision's reference, for a facility not in the inventory, or with a
+    decision §II.7e does not know, the decommission stops on the controller, first thing; the
+    inventory is left as it was."""
+    before = (lab.path / "facilities" / "lab_south_barracks.yml").read_text(encoding="utf-8")
+    ref = "decision_ref=1234/QĐ-UBND ngày 15/11/2026"
+    cases = [
+        (["-e", "site=lab_south_barracks", "-e", "decision=standby"], "decision_ref is missing"),
+        (
+            ["-e", "site=lab_south_barracks", "-e", "decision=standby", "-e", "decision_ref=x"],
+            "give the decision's document number and date",
+        ),
+        (["-e", "site=nowhere", "-e", "decision=remove", "-e", ref], "site='nowhere' is not a"),
+        (
+            ["-e", "site=lab_south_barracks", "-e", "decision=sell", "-e", ref],
+            "decision='sell' is not a decision of §II.7e",
+        ),
+    ]
+    for extra, message in cases:
+        run = ansible("ansible-playbook", "playbooks/site_decommission.yml", "-i", lab.path, *extra)
+        assert run.returncode != 0, run.stdout[-2000:]
+        assert message in " ".join(run.stdout.split()), run.stdout[-3000:]
+        recap = run.stdout[run.stdout.rfind("PLAY RECAP") :]
+        hosts = [line.split(":")[0].strip() for line in recap.splitlines()[1:] if ":" in line]
+        assert hosts == ["localhost"], f"{extra}: plays ran on {hosts}"
+        assert "TASK [Validate" not in run.stdout
+    after = (lab.path / "facilities" / "lab_south_barracks.yml").read_text(encoding="utf-8")
+    assert after == before
+
+
+def test_the_decision_module_writes_the_inventory_and_the_report_once(lab: InventoryCopy) -> None:
+    """camops_facility_decision: check mode writes nothing, the run writes the status and the
+    two-language report, a second run changes nothing; re-activation clears the decision."""
+    ref = "1234/QĐ-UBND ngày 15/11/2026"
+    report = {"decision": "standby", "done": ["access", "monitoring", "inventory"], "actor": "t"}
+
+    def decide(status: str, status_ref: str, *flags: str) -> dict[str, Any]:
+        arguments = {
+            "inventory_dir": str(lab.path),
+            "site": "lab_south_barracks",
+            "status": status,
+            "status_ref": status_ref,
+            "report": report,
+        }
+        run = ansible(
+            "ansible",
+            "localhost",
+            "-i",
+            lab.path,
+            "-m",
+            "camops_facility_decision",
+            "-a",
+            json.dumps(arguments),
+            "-o",
+            *flags,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        return dict(json.loads(run.stdout.split("=>", 1)[1]))
+
+    path = lab.path / "facilities" / "lab_south_barracks.yml"
+    before = path.read_text(encoding="utf-8")
+    planned = decide("standby", ref, "--check", "--diff")
+    assert planned["changed"] is True and path.read_text(encoding="utf-8") == before
+    done = decide("standby", ref)
+    assert done["changed"] is True
+    facility = lab.read("facilities/lab_south_barracks.yml")["facility"]
+    assert (facility["status"], facility["status_ref"]) == ("standby", ref)
+    text = Path(done["report_path"]).read_text(encoding="utf-8")
+    assert text.startswith("# Báo cáo kết thúc hoạt động") and "# Decommission report" in text
+    assert done["protected_until"][:10] in text
+    again = decide("standby", ref)
+    assert again["changed"] is False and again["report_path"] == ""
+    assert len(list((lab.path / "decommissions").iterdir())) == 1
+    back = decide("active", "")
+    assert back["changed"] is True
+    assert "status_ref" not in lab.read("facilities/lab_south_barracks.yml")["facility"]
