@@ -45,7 +45,12 @@ def eventually(estate: lab_module.Lab, expression: str, want: dict[str, float]) 
         if got == want:
             return
         time.sleep(5)
-    assert got == want, expression
+    targets = fetch(estate, "http://127.0.0.1:9090/api/v1/targets")["data"]["activeTargets"]
+    health = [
+        (t["labels"].get("job"), t["labels"].get("instance"), t["health"], t["lastError"][:120])
+        for t in targets
+    ]
+    assert got == want, f"{expression}; Prometheus' targets: {health}"
 
 
 def test_servers_listen_on_localhost_only(estate: lab_module.Lab) -> None:
