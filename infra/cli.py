@@ -807,8 +807,9 @@ def _run_playbook(
         "-i",
         str(Path(model.path).resolve()),
     ]
-    for key, value in extra_vars.items():
-        command += ["-e", f"{key}={value}"]
+    if extra_vars:
+        # One JSON document: a value with spaces (a decision's reference) stays one value.
+        command += ["-e", json.dumps(extra_vars, ensure_ascii=False)]
     command += list(ansible_args)
     click.echo("+ " + " ".join(command), err=True)
     sys.exit(subprocess.run(command, env=env, check=False).returncode)  # noqa: S603
@@ -855,6 +856,87 @@ def verify(
     live view, who may watch."""
     _known_site(inventory, site)
     _run_playbook("site_verify.yml", inventory, {"site": site}, vault_password_file, ansible_args)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("site")
+@click.option("-i", "--inventory", default="inventories/lab", show_default=True)
+@click.option(
+    "--decision",
+    type=click.Choice(["standby", "handover", "remove"]),
+    required=True,
+    help="What the district (or the Military Command) decided (§II.7e).",
+)
+@click.option(
+    "--decision-ref",
+    required=True,
+    help='The decision\'s document number and date, e.g. "1234/QĐ-UBND ngày 15/11/2026".',
+)
+@_VAULT_OPTION
+@click.argument("ansible_args", nargs=-1, type=click.UNPROCESSED)
+def decommission(  # noqa: PLR0917  # click passes one argument per option
+    site: str,
+    inventory: str,
+    decision: str,
+    decision_ref: str,
+    vault_password_file: Path | None,
+    ansible_args: tuple[str, ...],
+) -> None:
+    """Decommission facility SITE (R13) with playbooks/site_decommission.yml: remote access
+    ends, monitoring and central recording stop, recordings stay protected, the decision is
+    written into the inventory with a report. Checked before anything is touched."""
+    from infra import lifecycle  # noqa: PLC0415
+
+    try:
+        request = lifecycle.check_request(loader.load(inventory), site, decision, decision_ref)
+    except lifecycle.LifecycleError as error:
+        raise click.UsageError(str(error)) from None
+    _run_playbook(
+        "site_decommission.yml",
+        inventory,
+        {"site": site, "decision": decision, "decision_ref": request.decision_ref},
+        vault_password_file,
+        ansible_args,
+    )
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("site")
+@click.option("-i", "--inventory", default="inventories/lab", show_default=True)
+@click.option(
+    "--decision-ref",
+    required=True,
+    help="The re-activation decision's document number and date (for the commit message).",
+)
+@_VAULT_OPTION
+@click.argument("ansible_args", nargs=-1, type=click.UNPROCESSED)
+def reactivate(
+    site: str,
+    inventory: str,
+    decision_ref: str,
+    vault_password_file: Path | None,
+    ansible_args: tuple[str, ...],
+) -> None:
+    """Re-activate facility SITE on standby (R14): 'status: active' in its file, then the
+    normal rollout (playbooks/site_rollout.yml) brings it back."""
+    from infra import lifecycle  # noqa: PLC0415
+    from infra.model import FacilityStatus  # noqa: PLC0415
+
+    loaded = loader.load(inventory)
+    try:
+        request = lifecycle.check_request(loaded, site, "standby", decision_ref)
+    except lifecycle.LifecycleError as error:
+        raise click.UsageError(str(error)) from None
+    model = _inventory(inventory)
+    status = model.facility(site).status
+    if status not in {FacilityStatus.STANDBY, FacilityStatus.ACTIVE}:
+        raise click.UsageError(f"{site} is {status.value}: only a facility on standby re-activates")
+    if lifecycle.set_status(Path(model.path), request.facility_file, FacilityStatus.ACTIVE, ""):
+        click.echo(
+            f"{request.facility_file}: status active (commit it with '{request.decision_ref}')",
+            err=True,
+        )
+    _run_playbook("site_rollout.yml", inventory, {"site": site}, vault_password_file, ansible_args)
 
 
 @main.group()

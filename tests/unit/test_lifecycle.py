@@ -135,3 +135,32 @@ def test_the_playbooks_filter_refuses_the_same_requests(lab: InventoryCopy) -> N
     }
     with pytest.raises(AnsibleFilterError, match="decision_ref is missing"):
         camops_decommission_request(str(lab.path), "lab_south_barracks", "handover", "")
+
+
+def test_the_cli_refuses_before_running_anything(lab: InventoryCopy) -> None:
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from infra.cli import main  # noqa: PLC0415
+
+    runner = CliRunner()
+    short = runner.invoke(
+        main,
+        [
+            "decommission",
+            "lab_south_barracks",
+            "-i",
+            str(lab.path),
+            "--decision",
+            "remove",
+            "--decision-ref",
+            "soon",
+        ],
+    )
+    assert short.exit_code == 2 and "decision_ref is missing" in short.output
+    assert "ansible-playbook" not in short.output
+    lab.facility("lab_south_barracks", lambda f: f.update(status="removed", status_ref=REF))
+    removed = runner.invoke(
+        main, ["reactivate", "lab_south_barracks", "-i", str(lab.path), "--decision-ref", REF]
+    )
+    assert removed.exit_code == 2 and "rolled out anew" in removed.output
+    assert lab.read("facilities/lab_south_barracks.yml")["facility"]["status"] == "removed"
