@@ -200,7 +200,8 @@ def main() -> None:
         if desired.state == "present":
             if params["public_key"] is not None:
                 desired.public_key = check_public_key(params["public_key"])
-            desired.allowed_ips = normalize_allowed_ips(params["allowed_ips"])
+            if params["allowed_ips"] or params["public_key"] is not None:
+                desired.allowed_ips = normalize_allowed_ips(params["allowed_ips"])
         manager = PeerManager(run, params["interface"], params["config_dir"])
         current = manager.current(name)
         if desired.state == "present":
