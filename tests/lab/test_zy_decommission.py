@@ -2,8 +2,8 @@
 school goes on standby with site_decommission.yml, its district official loses it (403, and
 the attempt is in the audit log), monitoring and central recording stop, the hub disables its
 tunnel peer, the decision lands in the inventory with a report; then `camops reactivate`
-brings it back with the normal rollout. (Named to run after the other facility tests: the facility is down meanwhile.)
-The re-activation time is printed; bench/ has no target to assert here."""
+brings it back with the normal rollout. (Named to run after the other facility tests: the
+facility is down meanwhile.) The re-activation time is printed, not asserted."""
 
 from __future__ import annotations
 
