@@ -106,13 +106,15 @@ def main() -> None:
     params = module.params
     inventory_dir = Path(params["inventory_dir"])
     loaded = load(inventory_dir)
-    if loaded.inventory is None:
-        module.fail_json(msg=f"{inventory_dir}: the inventory does not load (camops validate)")
     inventory = loaded.inventory
+    if inventory is None:
+        module.fail_json(msg=f"{inventory_dir}: the inventory does not load (camops validate)")
+        return
     try:
         facility = inventory.facility(params["site"])
     except KeyError:
         module.fail_json(msg=f"site={params['site']!r} is not a facility of {inventory_dir}")
+        return
     status = FacilityStatus(params["status"])
     ref = " ".join(params["status_ref"].split())
     if status is not FacilityStatus.ACTIVE and not ref:
