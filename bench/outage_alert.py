@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from infra.lab import lab as lab_module  # noqa: E402
-from infra.lab.outage import camera_outage, tunnel_outage  # noqa: E402
+from infra.lab.outage import Outage, camera_outage, tunnel_outage  # noqa: E402
 
 TARGET_S = 60.0
 #: monitoring defaults: camera probe 10 s, CameraDown for 20 s, evaluation 10 s, group_wait 10 s.
@@ -52,14 +52,20 @@ def main() -> int:
     if not cameras:
         print("no camera in the lab's inventory", file=sys.stderr)
         return 2
-    incident, mail, resolved = [], [], []
+    incident: list[float] = []
+    mail: list[float] = []
+    resolved: list[float] = []
+
+    def tally(outage: Outage) -> None:
+        incident.append(outage.to_incident_s)
+        mail.append(outage.to_mail_s)
+        resolved.append(outage.to_resolved_s)
+
     print(f"outage -> incident / mail (target {TARGET_S:.0f} s, configured bound {BOUND_S} s)")
     for round_ in range(options.rounds):
         camera = cameras[(round_ * 2) % len(cameras)]
         outage = camera_outage(lab, camera)
-        incident.append(outage.to_incident_s)
-        mail.append(outage.to_mail_s)
-        resolved.append(outage.to_resolved_s)
+        tally(outage)
         row = outage.incident
         print(
             f"round {round_ + 1}: {camera:<12} incident #{row['id']}"
@@ -70,8 +76,7 @@ def main() -> int:
         )
     if options.tunnel:
         outage = tunnel_outage(lab, options.tunnel)
-        incident.append(outage.to_incident_s)
-        mail.append(outage.to_mail_s)
+        tally(outage)
         row = outage.incident
         print(
             f"tunnel: {options.tunnel} TunnelDown incident #{row['id']}"
@@ -83,7 +88,7 @@ def main() -> int:
     print(
         f"median: incident {statistics.median(incident):.1f} s,"
         f" mail {statistics.median(mail):.1f} s,"
-        f" resolved {statistics.median(resolved):.1f} s after the camera's return"
+        f" resolved {statistics.median(resolved):.1f} s after the return"
     )
     print(
         f"worst delivery {worst:.1f} s: {worst / TARGET_S:.2f} of the target"

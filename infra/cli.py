@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -822,6 +823,12 @@ _VAULT_OPTION = click.option(
 )
 
 
+def _decision_ref_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--decision-ref", required=True, help=f'{what} E.g. "1234/QĐ-UBND ngày 15/11/2026".'
+    )
+
+
 def _known_site(inventory: str, site: str) -> None:
     model = _inventory(inventory)
     if site not in {facility.id for facility in model.facilities}:
@@ -867,11 +874,7 @@ def verify(
     required=True,
     help="What the district (or the Military Command) decided (§II.7e).",
 )
-@click.option(
-    "--decision-ref",
-    required=True,
-    help='The decision\'s document number and date, e.g. "1234/QĐ-UBND ngày 15/11/2026".',
-)
+@_decision_ref_option("The decision's document number and date.")
 @_VAULT_OPTION
 @click.argument("ansible_args", nargs=-1, type=click.UNPROCESSED)
 def decommission(  # noqa: PLR0917  # click passes one argument per option
@@ -903,11 +906,7 @@ def decommission(  # noqa: PLR0917  # click passes one argument per option
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("site")
 @click.option("-i", "--inventory", default="inventories/lab", show_default=True)
-@click.option(
-    "--decision-ref",
-    required=True,
-    help="The re-activation decision's document number and date (for the commit message).",
-)
+@_decision_ref_option("The re-activation decision's number and date (for the commit message).")
 @_VAULT_OPTION
 @click.argument("ansible_args", nargs=-1, type=click.UNPROCESSED)
 def reactivate(
