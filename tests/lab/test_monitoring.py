@@ -50,7 +50,13 @@ def eventually(estate: lab_module.Lab, expression: str, want: dict[str, float]) 
         (t["labels"].get("job"), t["labels"].get("instance"), t["health"], t["lastError"][:120])
         for t in targets
     ]
-    assert got == want, f"{expression}; Prometheus' targets: {health}"
+    files = ssh(
+        estate,
+        estate.plan.host("central-1"),
+        "ls -l --time-style=+%T /etc/prometheus/file_sd; "
+        "journalctl -u prometheus --no-pager -n 400 | grep -iE 'discover|file|reload' | tail -20",
+    ).stdout
+    assert got == want, f"{expression}; Prometheus' targets: {health}; target files: {files}"
 
 
 def test_servers_listen_on_localhost_only(estate: lab_module.Lab) -> None:
