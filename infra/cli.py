@@ -20,9 +20,11 @@ from infra.problems import Severity, errors
 from infra.validate import validate_path
 
 if TYPE_CHECKING:
+    from infra.drift import CheckRun
     from infra.recording.chain import ChainReport
 
 _stdout = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+_stderr = Console(stderr=True, highlight=False)
 
 
 def _inventory(path: str) -> Inventory:
@@ -778,6 +780,23 @@ def audit_retention(
     _stdout.print(table)
 
 
+def _ansible_env(model: Inventory, vault_password_file: Path | None) -> dict[str, str]:
+    """This process' environment with camops' ansible.cfg and the vault's password file (the
+    lab's own for the lab inventory when none is given)."""
+    import os  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ)
+    env.setdefault("ANSIBLE_CONFIG", str(root / "ansible.cfg"))
+    if vault_password_file is None and "ANSIBLE_VAULT_PASSWORD_FILE" not in env:
+        lab_password = root / ".lab" / "vault-pass"
+        if model.name == "lab" and lab_password.exists():
+            vault_password_file = lab_password
+    if vault_password_file is not None:
+        env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_password_file.resolve())
+    return env
+
+
 def _run_playbook(
     playbook: str,
     inventory: str,
@@ -789,19 +808,11 @@ def _run_playbook(
 
     The inventory is validated first (the playbook validates it again on the controller).
     """
-    import os  # noqa: PLC0415
     import subprocess  # noqa: PLC0415
 
     model = _inventory(inventory)
     root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ)
-    env.setdefault("ANSIBLE_CONFIG", str(root / "ansible.cfg"))
-    if vault_password_file is None and "ANSIBLE_VAULT_PASSWORD_FILE" not in env:
-        lab_password = root / ".lab" / "vault-pass"
-        if model.name == "lab" and lab_password.exists():
-            vault_password_file = lab_password
-    if vault_password_file is not None:
-        env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_password_file.resolve())
+    env = _ansible_env(model, vault_password_file)
     command = [
         str(Path(sys.executable).parent / "ansible-playbook"),
         str(root / "playbooks" / playbook),
@@ -936,6 +947,102 @@ def reactivate(
             err=True,
         )
     _run_playbook("site_rollout.yml", inventory, {"site": site}, vault_password_file, ansible_args)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("-i", "--inventory", default="inventories/lab", show_default=True)
+@click.option(
+    "--site",
+    "sites",
+    multiple=True,
+    help="Check only this facility (repeatable); default: every active facility.",
+)
+@click.option("--no-central", is_flag=True, help="Skip the central side (central.yml).")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the findings as JSON to this file ('-': standard output only).",
+)
+@_VAULT_OPTION
+@click.argument("ansible_args", nargs=-1, type=click.UNPROCESSED)
+def drift(  # noqa: PLR0917  # click passes one argument per option
+    inventory: str,
+    sites: tuple[str, ...],
+    no_central: bool,
+    json_path: Path | None,
+    vault_password_file: Path | None,
+    ansible_args: tuple[str, ...],
+) -> None:
+    """Configuration drift (R9): each active facility's rollout (playbooks/drift_check.yml)
+    and the central side (central.yml) as a check (--check --diff) against the estate; what
+    differs is listed per facility with its before and after. Exit 0: no drift; 1: drift (or a
+    check that could not run). Further arguments go to ansible-playbook (e.g. -e k=v)."""
+    from infra import drift as drift_module  # noqa: PLC0415
+    from infra.model import FacilityStatus  # noqa: PLC0415
+
+    model = _inventory(inventory)
+    for site in sites:
+        _known_site(inventory, site)
+    chosen = list(sites) or [f.id for f in model.facilities]
+    skipped = {
+        f.id: f"status {f.status.value}: not rolled out, nothing to compare"
+        for f in model.facilities
+        if f.id in chosen and f.status is not FacilityStatus.ACTIVE
+    }
+    scopes = ([] if no_central else [drift_module.CENTRAL]) + [
+        site for site in chosen if site not in skipped
+    ]
+    env = _ansible_env(model, vault_password_file)
+    path = str(Path(model.path).resolve())
+    runs: list[drift_module.CheckRun] = []
+    for scope in scopes:
+        _stderr.print(f"drift check: {scope} ...")
+        run = drift_module.check(scope, path, env, list(ansible_args))
+        _stderr.print(
+            f"drift check: {scope}: {len(run.findings)} finding(s) in {run.seconds:.1f} s"
+            + (f"; ERROR {run.error}" if run.error else "")
+        )
+        runs.append(run)
+    report = drift_module.document(model.name, runs, skipped)
+    if json_path is not None:
+        text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+        if str(json_path) == "-":
+            click.echo(text, nl=False)
+        else:
+            json_path.write_text(text, encoding="utf-8")
+    if json_path is None or str(json_path) != "-":
+        _print_drift(runs, skipped)
+    sys.exit(1 if report["drift"] else 0)
+
+
+def _print_drift(runs: list[CheckRun], skipped: dict[str, str]) -> None:
+    from rich.markup import escape  # noqa: PLC0415
+
+    from infra import drift as drift_module  # noqa: PLC0415
+
+    for run in runs:
+        if run.error:
+            _stdout.print(f"[bold red]{run.scope}[/]: the check could not run: {escape(run.error)}")
+        if not run.findings and not run.error:
+            _stdout.print(f"[green]{run.scope}[/]: no drift ({run.seconds:.1f} s)")
+        for finding in run.findings:
+            where = f"{finding.facility} / {finding.host}"
+            item = f" [{finding.detail}]" if finding.detail and finding.kind == "changed" else ""
+            what = escape(finding.task + item)
+            _stdout.print(f"[bold red]DRIFT[/] {escape(where)}: {what} ({finding.kind})")
+            if finding.kind != "changed":
+                _stdout.print(f"    {finding.detail}", markup=False, highlight=False)
+            for line in drift_module.diff_lines(finding):
+                _stdout.print(f"    {line}", markup=False, highlight=False)
+    for site, why in skipped.items():
+        _stdout.print(f"{site}: not checked ({why})")
+    total = sum(len(run.findings) for run in runs)
+    _stdout.print(
+        f"drift: {total} finding(s) in {len(runs)} check(s)"
+        if drift_module.drifted(runs)
+        else f"no drift in {len(runs)} check(s)"
+    )
 
 
 @main.group()

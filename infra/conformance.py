@@ -33,6 +33,7 @@ ONVIF_FIELDS = (
     "device",
     "clock_skew_s",
     "encoder",
+    "encoder_set",
     "ntp",
     "skipped",
 )
@@ -105,12 +106,21 @@ class _Reasons(list[Reason]):
 
 
 def _reasons(
-    camera: Camera, onvif: dict[str, Any], probe: dict[str, Any], limits: Thresholds
+    camera: Camera,
+    onvif: dict[str, Any],
+    probe: dict[str, Any],
+    limits: Thresholds,
+    *,
+    check_mode: bool = False,
 ) -> list[Reason]:
     found = _Reasons()
     _onvif_reasons(found, onvif)
     _credential_and_clock_reasons(found, onvif, probe, limits)
-    _stream_reasons(found, camera, probe, limits)
+    # A check run that would set the encoder measured the stream with the old settings; the run
+    # measures it after setting them. The codec, size and rates are not judged from it then
+    # (the ONVIF task shows the drift); reachability and credentials still are.
+    pending = check_mode and bool(onvif.get("encoder_set"))
+    _stream_reasons(found, camera, probe, limits, encoder_pending=pending)
     return list(found)
 
 
@@ -179,7 +189,12 @@ def _credential_and_clock_reasons(
 
 
 def _stream_reasons(
-    found: _Reasons, camera: Camera, probe: dict[str, Any], limits: Thresholds
+    found: _Reasons,
+    camera: Camera,
+    probe: dict[str, Any],
+    limits: Thresholds,
+    *,
+    encoder_pending: bool = False,
 ) -> None:
     if not probe:
         found.add(
@@ -195,6 +210,8 @@ def _stream_reasons(
             f"Không nhận được luồng video: {error}",
             f"The video stream could not be read: {error}",
         )
+        return
+    if encoder_pending:
         return
     codec = str(probe.get("codec") or "")
     if codec != camera.codec.value:
@@ -251,15 +268,19 @@ def evaluate(
     facility_name: str = "",
     thresholds: Thresholds | None = None,
     now: datetime | None = None,
+    check_mode: bool = False,
 ) -> Report:
-    """One verdict per camera of the model, from the modules' results keyed by camera id."""
+    """One verdict per camera of the model, from the modules' results keyed by camera id.
+
+    ``check_mode``: the results are a check run's (a camera whose encoder would be set is not
+    judged on the stream measured before)."""
     limits = thresholds or Thresholds()
     verdicts = []
     for raw in cameras:
         camera = Camera.model_validate(raw)
         result = pick(onvif.get(camera.id), ONVIF_FIELDS)
         probe = pick(probes.get(camera.id), PROBE_FIELDS)
-        reasons = _reasons(camera, result, probe, limits)
+        reasons = _reasons(camera, result, probe, limits, check_mode=check_mode)
         measured = {
             "codec": probe.get("codec"),
             "width": probe.get("width"),

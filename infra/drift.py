@@ -10,10 +10,12 @@ one document; :func:`findings` turns it into :class:`Finding` rows.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,11 @@ def _diffs(result: dict[str, Any]) -> tuple[str, str]:
     """Before and after of a task result's diff (one or a list of them, as modules give)."""
     diff = result.get("diff")
     if not diff:
+        # A report task of a secret-bearing one (its result hidden by no_log) shows the safe
+        # part of the diff as its message: {"before": ..., "after": ...}.
+        message = result.get("msg")
+        if isinstance(message, dict) and "before" in message and "after" in message:
+            return _text(message["before"]).strip(), _text(message["after"]).strip()
         return "", ""
     parts = diff if isinstance(diff, list) else [diff]
     before = "\n".join(_text(part.get("before")) for part in parts if isinstance(part, dict))
@@ -85,6 +92,11 @@ def findings(document: dict[str, Any], facility: str) -> list[Finding]:
                     if item.get("changed"):
                         before, after = _diffs(item)
                         label = item.get("item")
+                        message = item.get("msg")
+                        if label is None and isinstance(message, dict) and "cameras" in message:
+                            label = ", ".join(map(str, message["cameras"]))
+                        if label is None and "censored" in item:
+                            label = "its result is hidden (no_log: it holds secrets)"
                         found.append(
                             Finding(
                                 facility,
@@ -99,18 +111,62 @@ def findings(document: dict[str, Any], facility: str) -> list[Finding]:
     return found
 
 
+@dataclass
+class CheckRun:
+    """One check run: a facility's (``drift_check.yml``) or the central side's (``central.yml``)."""
+
+    scope: str  # a facility id, or CENTRAL
+    playbook: str
+    returncode: int
+    seconds: float
+    findings: list[Finding]
+    error: str = ""  # the run gave no result document (a syntax or inventory error)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            "playbook": self.playbook,
+            "returncode": self.returncode,
+            "seconds": round(self.seconds, 1),
+            "error": self.error,
+            "findings": [finding.as_dict() for finding in self.findings],
+        }
+
+
+#: The scope of the central side's findings.
+CENTRAL = "central"
+
+
 def check_run(
-    playbook: str, inventory: str, extra_vars: dict[str, str], env: dict[str, str] | None = None
+    playbook: str,
+    inventory: str,
+    extra_vars: dict[str, str],
+    env: dict[str, str] | None = None,
+    ansible_args: list[str] | None = None,
 ) -> dict[str, Any]:
     """``ansible-playbook PLAYBOOK --check --diff`` with the JSON callback; its document."""
+    document, _returncode, error = _check(playbook, inventory, extra_vars, env, ansible_args)
+    if document is None:
+        raise RuntimeError(f"{playbook}: no JSON from ansible-playbook: {error}")
+    return document
+
+
+def _check(
+    playbook: str,
+    inventory: str,
+    extra_vars: dict[str, str],
+    env: dict[str, str] | None,
+    ansible_args: list[str] | None,
+) -> tuple[dict[str, Any] | None, int, str]:
     environment = {
         **(env or os.environ),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
     }
+    path = Path(playbook) if Path(playbook).is_absolute() else ROOT / "playbooks" / playbook
     command = [
         str(Path(sys.executable).parent / "ansible-playbook"),
-        str(ROOT / "playbooks" / playbook),
+        str(path),
         "-i",
         inventory,
         "--check",
@@ -118,11 +174,66 @@ def check_run(
     ]
     if extra_vars:
         command += ["-e", json.dumps(extra_vars, ensure_ascii=False)]
+    command += list(ansible_args or [])
     done = subprocess.run(  # noqa: S603  # this environment's own ansible-playbook
         command, capture_output=True, text=True, env=environment, check=False, cwd=ROOT
     )
     start = done.stdout.find("{")
     if start < 0:
-        raise RuntimeError(f"{playbook}: no JSON from ansible-playbook: {done.stderr[-2000:]}")
-    document: dict[str, Any] = json.loads(done.stdout[start:])
-    return document
+        return None, done.returncode, (done.stderr.strip() or done.stdout.strip())[-2000:]
+    try:
+        document: dict[str, Any] = json.loads(done.stdout[start:])
+    except json.JSONDecodeError as error:
+        return None, done.returncode, f"unreadable JSON from ansible-playbook: {error}"
+    return document, done.returncode, ""
+
+
+def check(
+    scope: str,
+    inventory: str,
+    env: dict[str, str] | None = None,
+    ansible_args: list[str] | None = None,
+) -> CheckRun:
+    """The drift of one scope: a facility (its rollout as a check) or :data:`CENTRAL`."""
+    playbook = "central.yml" if scope == CENTRAL else "drift_check.yml"
+    extra = {} if scope == CENTRAL else {"site": scope}
+    started = time.monotonic()
+    document, returncode, error = _check(playbook, inventory, extra, env, ansible_args)
+    seconds = time.monotonic() - started
+    found = findings(document, scope) if document is not None else []
+    if document is not None and returncode != 0 and not found:
+        # Failed without a failed task (e.g. a host pattern error): say so, never "clean".
+        error = f"ansible-playbook exited {returncode} without a failed task"
+    return CheckRun(scope, playbook, returncode, seconds, found, error)
+
+
+def drifted(runs: list[CheckRun]) -> bool:
+    return any(run.findings or run.error for run in runs)
+
+
+def document(inventory: str, runs: list[CheckRun], skipped: dict[str, str]) -> dict[str, Any]:
+    """The machine-readable report (``camops drift --json``)."""
+    return {
+        "inventory": inventory,
+        "drift": drifted(runs),
+        "findings": sum(len(run.findings) for run in runs),
+        "checked": [run.as_dict() for run in runs],
+        "not_checked": skipped,
+    }
+
+
+def diff_lines(finding: Finding, limit: int = 40) -> list[str]:
+    """Before → after as unified diff lines (at most ``limit``), for people."""
+    lines = list(
+        difflib.unified_diff(
+            finding.before.splitlines(),
+            finding.after.splitlines(),
+            fromfile="before (live)",
+            tofile="after (intended)",
+            lineterm="",
+            n=1,
+        )
+    )
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"... {len(lines) - limit} more line(s) (see --json)"]
+    return lines

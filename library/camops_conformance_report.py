@@ -178,6 +178,7 @@ def main() -> None:
             probes,
             facility_name=params["facility_name"],
             thresholds=conformance.Thresholds(**(params["thresholds"] or {})),
+            check_mode=module.check_mode,
         )
     except ValueError as error:  # a camera that is not a model camera, a bad threshold
         module.fail_json(msg=f"facility {params['facility_id']}: {error}")

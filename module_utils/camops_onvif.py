@@ -94,6 +94,8 @@ class Outcome:
     device: dict[str, str] = field(default_factory=dict)
     clock_skew_s: float | None = None
     encoder: dict[str, Any] = field(default_factory=dict)
+    #: The run set the encoder (in check mode: would set it; the stream still has the old one).
+    encoder_set: bool = False
     ntp: dict[str, Any] = field(default_factory=dict)
     users: list[dict[str, str]] = field(default_factory=list)
     stream_uri: str = ""
@@ -114,6 +116,7 @@ class Outcome:
             "device": self.device,
             "clock_skew_s": self.clock_skew_s,
             "encoder": self.encoder,
+            "encoder_set": self.encoder_set,
             "ntp": self.ntp,
             "users": self.users,
             "stream_uri": self.stream_uri,
@@ -579,6 +582,7 @@ class Run:
                     f"cannot do the encoder settings {wanted.text()}: {offer.text()}",
                 )
             self.act(action)
+            out.encoder_set = True
             out.encoder = out.after["encoder"] = wanted.as_dict()
             return
         configuration.Encoding = ENCODINGS.get(wanted.codec, wanted.codec.upper())
@@ -597,6 +601,7 @@ class Run:
                 + (f" ({offer.text()})" if offer is not None else ""),
             ) from None
         self.act(action)
+        out.encoder_set = True
         token = {"ConfigurationToken": configuration.token}
         out.encoder = _encoder(await self.call(media.GetVideoEncoderConfiguration(token)))
         out.after["encoder"] = out.encoder

@@ -219,3 +219,21 @@ def test_the_decision_module_writes_the_inventory_and_the_report_once(lab: Inven
     back = decide("active", "")
     assert back["changed"] is True
     assert "status_ref" not in lab.read("facilities/lab_south_barracks.yml")["facility"]
+
+
+def test_the_drift_check_refuses_to_run_without_check_mode(lab: InventoryCopy) -> None:
+    """drift_check.yml only reads (R9): run without --check it stops on the controller before
+    any host is reached."""
+    run = ansible(
+        "ansible-playbook",
+        "playbooks/drift_check.yml",
+        "-i",
+        lab.path,
+        "-e",
+        "site=lab_north_school",
+    )
+    assert run.returncode != 0, run.stdout[-2000:]
+    assert "drift_check.yml only reads: run it with --check --diff" in " ".join(run.stdout.split())
+    recap = run.stdout[run.stdout.rfind("PLAY RECAP") :]
+    hosts = [line.split(":")[0].strip() for line in recap.splitlines()[1:] if ":" in line]
+    assert hosts == ["localhost"], f"plays ran on {hosts}"

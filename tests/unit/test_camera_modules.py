@@ -173,6 +173,7 @@ def test_rotate_repeat_update_and_check_mode(camera_factory: Callable[..., Camsi
         "set the encoder to h264 1280x720 15 fps 768 kbps (was h264 640x360 15 fps 512 kbps)",
     ]
     assert planned["factory_credentials_accepted"] is True  # still true: nothing was done
+    assert planned["encoder_set"] is True  # would be: the stream still has the old one
     assert camera.users() == [("admin", "12345")]
     assert camera.state()["encoder"]["width"] == 640
     assert planned["diff"]["before"]["users"] == [{"username": "admin", "level": "Administrator"}]
@@ -199,6 +200,7 @@ def test_rotate_repeat_update_and_check_mode(camera_factory: Callable[..., Camsi
     # Repeat: nothing to do.
     again = onvif(args)
     assert (again["changed"], again["actions"], again["credentials_rotated"]) == (False, [], False)
+    assert again["encoder_set"] is False
 
     # Update the encoder: exactly that, shown in the diff.
     lower = {**ENCODER, "width": 640, "height": 360, "bitrate_kbps": 512}

@@ -272,3 +272,26 @@ def test_report_module_writes_files_changed_only_when_verdicts_change(tmp_path: 
         "before": {"north_cam01": []},
         "after": {"north_cam01": ["clock_skew"]},
     }
+
+
+def test_a_check_run_that_would_set_the_encoder_does_not_judge_the_old_stream() -> None:
+    """Drift check (R9): the encoder was changed by hand to 10 fps, 384 kbps; a check run
+    measures that stream, but the run would set the encoder first, so the camera is not judged
+    non-conforming on it (the ONVIF task reports the drift); outside check mode it is."""
+    onvif = json.loads(json.dumps(ONVIF)) | {"changed": True, "encoder_set": True}
+    probe = json.loads(json.dumps(PROBE)) | {"fps": 10.0, "bitrate_kbps": 380}
+
+    def verdict(check_mode: bool) -> list[str]:
+        report = evaluate(
+            "f", [CAMERA], {"north_cam01": onvif}, {"north_cam01": probe}, check_mode=check_mode
+        )
+        return [r.code for r in report.cameras[0].reasons]
+
+    assert verdict(check_mode=True) == []
+    assert verdict(check_mode=False) == ["low_fps"]
+    # Reachability and credentials are still judged in a check run.
+    probe["error"] = "rtsp://x: Connection refused"
+    assert verdict(check_mode=True) == ["stream_unreachable"]
+    onvif["encoder_set"] = False
+    probe.pop("error")
+    assert verdict(check_mode=True) == ["low_fps"]
