@@ -150,7 +150,15 @@ def run_redacted(args: list[str], url: str) -> int:
     recorder exits with :data:`EXIT_RESTART`, so recording resumes at once in a new segment.
     """
     process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
-    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        process.terminate()
+
+    # systemctl stop (a camera leaving, a decommission): ffmpeg closes its segment and the
+    # unit ends cleanly (inactive, not failed), whatever status ffmpeg dies with.
+    signal.signal(signal.SIGTERM, stop)
     assert process.stdin is not None and process.stderr is not None  # noqa: S101  # PIPEs
     with contextlib.suppress(BrokenPipeError):  # an ffmpeg that died at once says why below
         process.stdin.write(input_list(url))
@@ -173,7 +181,8 @@ def run_redacted(args: list[str], url: str) -> int:
         if went_back <= 3:  # the first few are worth reading; the rest are the same
             sys.stderr.write(redact(line, url))
             sys.stderr.flush()
-    return process.wait()
+    status = process.wait()
+    return 0 if stopping else status
 
 
 def sealable(camera_dir: Path, length: timedelta, now: datetime) -> list[retention.Segment]:

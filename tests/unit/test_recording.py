@@ -400,3 +400,34 @@ def test_concurrent_sealers_never_fork_the_chain(tmp_path: Path) -> None:
     entries = [e["segment"] for p in chain.manifests(camera_dir) for e in chain.read_entries(p)]
     assert entries == [path.name for path in paths]
     assert chain.verify(CAMERA, camera_dir, RETENTION, now).ok
+
+
+def test_a_stopped_recorder_ends_cleanly_whatever_ffmpeg_dies_with(tmp_path: Path) -> None:
+    """systemctl stop (a camera leaving, a decommission) sends SIGTERM: ffmpeg is terminated
+    and the recorder exits 0, so the unit is inactive, not failed."""
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    fake = tmp_path / "ffmpeg.py"
+    fake.write_text(
+        "import sys, time\nsys.stdin.read()\nprint('started', file=sys.stderr, flush=True)\n"
+        "time.sleep(60)\n",
+        encoding="utf-8",
+    )
+    program = (
+        "import sys\nfrom infra.recording import agent\n"
+        f"sys.exit(agent.run_redacted([sys.executable, {str(fake)!r}], 'rtsp://u:p@127.0.0.1/s'))"
+    )
+    recorder = subprocess.Popen(
+        [sys.executable, "-c", program],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert recorder.stderr is not None
+    assert "started" in recorder.stderr.readline()
+    recorder.send_signal(signal.SIGTERM)
+    assert recorder.wait(timeout=20) == 0
