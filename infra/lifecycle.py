@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 
@@ -183,9 +184,13 @@ def report_markdown(
     when: datetime,
     protected: datetime | None,
     actor: str,
+    cameras: list[dict[str, Any]] | None = None,
+    handover_vault: str = "",
 ) -> str:
     """The decommission report (R13): the decision, what was done, and until when the
-    facility's recordings stay protected; Vietnamese, then English."""
+    facility's recordings stay protected; Vietnamese, then English. A handover adds each camera
+    as handed over (``cameras``: the ONVIF module's results: device, encoder, NTP, users) and
+    where the credentials are (``handover_vault``), never a password."""
     unknown = [step for step in done if step not in STEPS]
     if unknown:
         raise LifecycleError(f"unknown decommission steps: {', '.join(unknown)}")
@@ -211,6 +216,7 @@ def report_markdown(
             else "Cơ sở chưa có bản ghi hình tại trung tâm."
         ),
         "",
+        *_handover_section(cameras, handover_vault, vietnamese=True),
         f"# Decommission report — {facility_name}",
         "",
         f"- Facility: `{request.site}`",
@@ -229,5 +235,53 @@ def report_markdown(
             else "The facility has no central recordings."
         ),
         "",
+        *_handover_section(cameras, handover_vault, vietnamese=False),
     ]
     return "\n".join(lines)
+
+
+def _camera_row(camera: dict[str, Any]) -> str:
+    device = camera.get("device") or {}
+    encoder = camera.get("encoder") or {}
+    ntp = camera.get("ntp") or {}
+    users = ", ".join(
+        f"{user.get('username')} ({user.get('level')})" for user in camera.get("users") or []
+    )
+    made = " ".join(str(device.get(key, "")) for key in ("manufacturer", "model", "firmware"))
+    stream = (
+        f"{encoder.get('codec')} {encoder.get('width')}x{encoder.get('height')} "
+        f"{encoder.get('fps')} fps {encoder.get('bitrate_kbps')} kbps"
+        if encoder
+        else "?"
+    )
+    servers = ", ".join(ntp.get("servers") or []) or "-"
+    made = made.strip() or "?"
+    return f"| `{camera.get('camera_id')}` | {made} | {stream} | {servers} | {users} |"
+
+
+def _handover_section(
+    cameras: list[dict[str, Any]] | None, vault_file: str, *, vietnamese: bool
+) -> list[str]:
+    if not cameras:
+        return []
+    if vietnamese:
+        head = [
+            "## Bàn giao camera",
+            "",
+            "Mật khẩu mới của từng camera được lưu mã hoá trong tệp vault "
+            f"`{vault_file}` (mở bằng `ansible-vault view`, đổi mật khẩu tệp cho đơn vị nhận "
+            "bằng `ansible-vault rekey`); mật khẩu cũ và mật khẩu mặc định đều bị từ chối.",
+            "",
+            "| Camera | Thiết bị | Luồng video | Máy chủ thời gian (NTP) | Tài khoản |",
+        ]
+    else:
+        head = [
+            "## Cameras handed over",
+            "",
+            "Each camera's new password is kept encrypted in the vault file "
+            f"`{vault_file}` (read it with `ansible-vault view`; give it the receiving unit's "
+            "password with `ansible-vault rekey`); the old and the factory passwords are refused.",
+            "",
+            "| Camera | Device | Stream | Time servers (NTP) | Accounts |",
+        ]
+    return [*head, "|---|---|---|---|---|", *(_camera_row(c) for c in cameras), ""]

@@ -166,11 +166,81 @@ def init(inventory: Inventory, password_file: Path, file: Path | None = None) ->
                     added.append(f"{INITIAL_PASSWORDS}[{email}]")
             data[INITIAL_PASSWORDS] = initial
     if added:
-        plain = "---\n" + yaml.safe_dump(data, sort_keys=True, allow_unicode=True)
-        encrypted = _vault(password_file).encrypt(plain)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(encrypted)
-        tmp.chmod(0o600)
-        tmp.replace(target)
+        write_file(target, data, password_file)
     return InitResult(file=target, added=added, kept=kept)
+
+
+def write_file(target: Path, data: dict[str, Any], password_file: Path) -> None:
+    """``data`` as an encrypted vault file (mode 0600), replacing ``target`` in one rename."""
+    plain = "---\n" + yaml.safe_dump(data, sort_keys=True, allow_unicode=True)
+    encrypted = _vault(password_file).encrypt(plain)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_bytes(encrypted)
+    tmp.chmod(0o600)
+    tmp.replace(target)
+
+
+#: A handed-over facility's camera credentials (R13 handover), beside its inventory.
+HANDOVER_FOLDER = "handovers"
+
+
+def handover_file(inventory_dir: Path, site: str) -> Path:
+    return inventory_dir / HANDOVER_FOLDER / f"{site}.vault.yml"
+
+
+@dataclass(frozen=True)
+class Handover:
+    file: Path
+    #: camera id → {username, password}: what the receiving unit logs in with.
+    credentials: dict[str, dict[str, str]]
+    #: camera ids given a new credential now (empty on a re-run).
+    created: list[str]
+
+
+def merge_handover(
+    stored: dict[str, Any], site: str, cameras: dict[str, str], decision_ref: str
+) -> tuple[Handover, dict[str, Any]]:
+    """The handover file's ``stored`` document (empty when new) completed for ``cameras``
+    (camera id → the user name it keeps): kept credentials stay, missing ones are made.
+    Returns the credentials and the document to store (unchanged when nothing was made)."""
+    found = stored.get("cameras")
+    kept: dict[str, Any] = found if isinstance(found, dict) else {}
+    credentials: dict[str, dict[str, str]] = {}
+    created: list[str] = []
+    for camera, username in sorted(cameras.items()):
+        known = kept.get(camera)
+        if isinstance(known, dict) and known.get("username") and known.get("password"):
+            credentials[camera] = {"username": known["username"], "password": known["password"]}
+        else:
+            credentials[camera] = new_credential(username)
+            created.append(camera)
+    document = {
+        "facility": site,
+        "decision_ref": stored.get("decision_ref") or decision_ref,
+        "cameras": {**kept, **credentials},
+    }
+    return Handover(Path(), credentials, created), document
+
+
+def handover_credentials(
+    inventory_dir: Path,
+    site: str,
+    cameras: dict[str, str],
+    password_file: Path,
+    *,
+    decision_ref: str,
+    write: bool = True,
+) -> Handover:
+    """Each camera's credential for the unit that receives the facility (R13 handover).
+
+    Kept in their own Ansible Vault file (``handovers/<site>.vault.yml``, the inventory's vault
+    password; ``ansible-vault rekey`` gives it the receiving unit's): a re-run finds them there
+    and rotates nothing again. ``write=False`` (check mode) makes the missing ones without
+    storing them. (The camops_handover_vault module does the same with the ansible-vault
+    command: Ansible's own library is not importable in a module under Mitogen.)"""
+    target = handover_file(inventory_dir, site)
+    handover, document = merge_handover(read(target, password_file), site, cameras, decision_ref)
+    if handover.created and write:
+        write_file(target, document, password_file)
+    return Handover(target, handover.credentials, handover.created)

@@ -38,7 +38,9 @@ options:
   report:
     description:
       - The decommission report's contents, C(decision) (standby, handover or remove),
-        C(done) (the steps done, ids of C(infra.lifecycle.STEPS)) and C(actor).
+        C(done) (the steps done, ids of C(infra.lifecycle.STEPS)) and C(actor); for a
+        handover also C(cameras) (the camera module's results as handed over) and
+        C(handover_vault) (the file of the credentials).
     type: dict
 notes:
   - Supports check mode and diff mode.
@@ -144,6 +146,8 @@ def main() -> None:
                     when=now,
                     protected=protected,
                     actor=str(report.get("actor") or "ansible"),
+                    cameras=list(report.get("cameras") or []),
+                    handover_vault=str(report.get("handover_vault") or ""),
                 )
             except ValueError as error:
                 module.fail_json(msg=f"report: {error}")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,34 @@ def lab() -> lab_module.Lab:
 def ssh(lab: lab_module.Lab, host: LabHost, command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*lab.shell_args(host), command], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+CAMERA_TOOLS_PYTHON = "/opt/camops/camera-tools/bin/python"
+#: The remote side of camera_tools_script: the first line of its input is the JSON document
+#: given to the script (as GIVEN), the rest the script.
+_RUN_GIVEN = (
+    "import json, sys; given = json.loads(sys.stdin.readline()); "
+    "exec(compile(sys.stdin.read(), 'camops-test', 'exec'), {'GIVEN': given})"
+)
+
+
+def camera_tools_script(
+    lab: lab_module.Lab, nvr: str, script: str, given: dict[str, Any]
+) -> subprocess.CompletedProcess[str]:
+    """Run a Python ``script`` on an NVR with the camera tools' interpreter (onvif-zeep-async):
+    the camera LAN is reached only from there. ``given`` (credentials too) reaches the script as
+    ``GIVEN`` through standard input, never on a command line or in a file."""
+    return subprocess.run(
+        [
+            *lab.shell_args(lab.plan.host(nvr)),
+            f'/opt/camops/camera-tools/bin/python -c "{_RUN_GIVEN}"',
+        ],
+        input=json.dumps(given) + "\n" + script,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
 
 

@@ -18,7 +18,7 @@ import httpx
 from infra import vault
 from infra.lab import lab as lab_module
 from tests.helpers import INVENTORIES, ROOT
-from tests.lab.conftest import FAST, camops, ssh
+from tests.lab.conftest import FAST, camera_tools_script, camops, ssh
 
 SITE = "lab_north_school"
 RULES = "R9 | The forwarding policy is live exactly as written"
@@ -31,12 +31,12 @@ INTRUDER = "district:lab_south"
 URL = "https://10.77.0.10"
 CA = ROOT / ".lab" / "ca" / "ca.pem"
 
-#: Run on the NVR (the camera LAN) with the camera tools' Python; reads the credential from
-#: its standard input, never from its command line.
+#: Run on the NVR (the camera LAN) with the camera tools' Python; gets the credential as GIVEN
+#: (camera_tools_script: through standard input, never on its command line).
 SET_ENCODER = """
-import asyncio, json, sys
+import asyncio
 from onvif import ONVIFCamera
-given = json.loads(sys.stdin.readline())
+given = GIVEN
 async def main():
     camera = ONVIFCamera(given["host"], given["port"], given["username"], given["password"])
     await camera.update_xaddrs()
@@ -67,26 +67,8 @@ def findings(report: dict[str, Any]) -> list[dict[str, str]]:
 
 def set_encoder_by_hand(lab: lab_module.Lab) -> None:
     secret = vault.read(lab.vault_file, lab.vault_password_file)[f"vault_camera_{CAMERA}"]
-    camera = lab.plan.host(CAMERA)
-    given = {"host": str(camera.address), "port": 8080, **secret}
-    nvr = lab.plan.host("nvr-north")
-    copy = subprocess.run(
-        [*lab.shell_args(nvr), "cat > /tmp/set-encoder.py"],
-        input=SET_ENCODER,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert copy.returncode == 0, copy.stderr
-    run = subprocess.run(
-        [*lab.shell_args(nvr), "/opt/camops/camera-tools/bin/python /tmp/set-encoder.py"],
-        input=json.dumps(given) + "\n",
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    given = {"host": str(lab.plan.host(CAMERA).address), "port": 8080, **secret}
+    run = camera_tools_script(lab, "nvr-north", SET_ENCODER, given)
     assert run.returncode == 0, run.stderr[-2000:]
 
 

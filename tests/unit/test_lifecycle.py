@@ -164,3 +164,36 @@ def test_the_cli_refuses_before_running_anything(lab: InventoryCopy) -> None:
     )
     assert removed.exit_code == 2 and "rolled out anew" in removed.output
     assert lab.read("facilities/lab_south_barracks.yml")["facility"]["status"] == "removed"
+
+
+def test_a_handover_report_documents_each_camera_and_where_its_credential_is(
+    lab: InventoryCopy,
+) -> None:
+    request = check_request(load(lab.path), "lab_south_barracks", "handover", REF)
+    camera = {
+        "camera_id": "south_cam01",
+        "device": {"manufacturer": "camops-lab", "model": "gst-rtsp-sim", "firmware": "1.0"},
+        "encoder": {"codec": "h264", "width": 640, "height": 360, "fps": 15, "bitrate_kbps": 512},
+        "ntp": {"servers": ["10.79.2.2"], "from_dhcp": False},
+        "users": [{"username": "camops", "level": "Administrator"}],
+    }
+    text = report_markdown(
+        request,
+        "Doanh trại Nam",
+        ["access", "deregistered", "credentials_rotated", "inventory"],
+        when=datetime(2026, 12, 1, 7, 0, tzinfo=UTC),
+        protected=None,
+        actor="ops@lab",
+        cameras=[camera],
+        handover_vault="handovers/lab_south_barracks.vault.yml",
+    )
+    vi, en = text.split("# Decommission report")
+    row = "| `south_cam01` | camops-lab gst-rtsp-sim 1.0 | h264 640x360 15 fps 512 kbps |"
+    assert "## Bàn giao camera" in vi and row in vi and "camops (Administrator)" in vi
+    assert "`handovers/lab_south_barracks.vault.yml`" in vi and "ansible-vault rekey" in vi
+    assert "## Cameras handed over" in en and row in en and "10.79.2.2" in en
+    assert "Bàn giao cho đơn vị khác sử dụng" in vi and "Handover" in en
+    plain = report_markdown(
+        request, "x", ["access"], when=datetime.now(UTC), protected=None, actor=""
+    )
+    assert "Bàn giao camera" not in plain

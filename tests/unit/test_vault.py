@@ -12,7 +12,7 @@ from camops_platform.passwords import policy_problems
 from infra import vault
 from infra.loader import load
 from infra.validate import validate_path
-from tests.helpers import InventoryCopy, assert_no_secret
+from tests.helpers import InventoryCopy, ansible_module, assert_no_secret
 
 
 @pytest.fixture
@@ -126,3 +126,68 @@ def test_cli_never_prints_secrets(lab: InventoryCopy, password_file: Path) -> No
     )
     assert view.returncode == 0, view.stderr
     assert "vault_camera_south_cam03" in view.stdout
+
+
+def test_handover_credentials_are_new_kept_encrypted_and_not_rotated_twice(
+    tmp_path: Path, password_file: Path
+) -> None:
+    cameras = {"south_cam01": "camops", "south_cam02": "camops"}
+    ref = "5678/QĐ-UBND ngày 20/11/2026"
+    dry = vault.handover_credentials(
+        tmp_path, "lab_south_barracks", cameras, password_file, decision_ref=ref, write=False
+    )
+    assert not dry.file.exists() and dry.created == ["south_cam01", "south_cam02"]
+
+    first = vault.handover_credentials(
+        tmp_path, "lab_south_barracks", cameras, password_file, decision_ref=ref
+    )
+    assert first.file == tmp_path / "handovers" / "lab_south_barracks.vault.yml"
+    assert first.file.read_bytes().startswith(b"$ANSIBLE_VAULT")
+    assert first.file.stat().st_mode & 0o777 == 0o600
+    for camera, credential in first.credentials.items():
+        assert credential["username"] == "camops"
+        assert len(credential["password"]) >= 32
+        assert_no_secret(credential["password"], first.file.read_text(encoding="utf-8"), camera)
+    assert first.credentials["south_cam01"] != dry.credentials["south_cam01"]
+    stored = vault.read(first.file, password_file)
+    assert stored["facility"] == "lab_south_barracks" and stored["decision_ref"] == ref
+    assert stored["cameras"] == first.credentials
+
+    again = vault.handover_credentials(
+        tmp_path, "lab_south_barracks", cameras, password_file, decision_ref=ref
+    )
+    assert again.created == [] and again.credentials == first.credentials
+    more = vault.handover_credentials(
+        tmp_path,
+        "lab_south_barracks",
+        {**cameras, "south_cam03": "admin"},
+        password_file,
+        decision_ref=ref,
+    )
+    assert more.created == ["south_cam03"]
+    assert more.credentials["south_cam01"] == first.credentials["south_cam01"]
+    assert more.credentials["south_cam03"]["username"] == "admin"
+
+
+def test_the_handover_module_writes_once_with_ansible_vault_and_check_mode_writes_nothing(
+    tmp_path: Path, password_file: Path
+) -> None:
+    args = {
+        "inventory_dir": str(tmp_path),
+        "site": "lab_south_barracks",
+        "decision_ref": "5678/QĐ-BCH ngày 20/11/2026",
+        "cameras": {"south_cam01": "camops"},
+        "vault_password_file": str(password_file),
+    }
+    target = tmp_path / "handovers" / "lab_south_barracks.vault.yml"
+    planned = ansible_module("camops_handover_vault", args, "--check")
+    assert planned["changed"] is True and not target.exists()
+    first = ansible_module("camops_handover_vault", args)
+    assert first["changed"] is True and first["created"] == ["south_cam01"]
+    assert target.stat().st_mode & 0o777 == 0o600
+    stored = vault.read(target, password_file)
+    assert stored["cameras"] == first["credentials"]
+    again = ansible_module("camops_handover_vault", args)
+    assert again["changed"] is False and again["credentials"] == first["credentials"]
+    wrong = ansible_module("camops_handover_vault", {**args, "vault_password_file": "/nowhere"})
+    assert wrong["failed"] and "vault_password_file=/nowhere: no such file" in wrong["msg"]
