@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -104,6 +105,22 @@ def test_standby_ends_remote_access_and_reactivation_brings_the_facility_back(
         time.sleep(3)
 
 
+def decommission_twice(
+    estate: lab_module.Lab, site: str, decision: str, ref: str
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """`camops decommission`, then the playbook again: the second run changes nothing."""
+    run = camops(
+        "decommission", site, "-i", "inventories/lab", "--decision", decision,
+        "--decision-ref", ref, *FAST,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    request = json.dumps({"site": site, "decision": decision, "decision_ref": ref})
+    again = playbook(estate, "site_decommission.yml", *FAST, "-e", request)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert {host: c["changed"] for host, c in recap(again).items() if c["changed"]} == {}
+    return run, again
+
+
 def test_removal_keeps_protected_video_and_ends_access_for_good(
     estate: lab_module.Lab, inventory_restored: str
 ) -> None:
@@ -124,15 +141,7 @@ def test_removal_keeps_protected_video_and_ends_access_for_good(
     on_nvr = ssh(estate, nvr, f"sudo ls {RECORDINGS}/north_cam01").stdout.split()
     assert on_nvr
 
-    run = camops(
-        "decommission", SITE, "-i", "inventories/lab", "--decision", "remove",
-        "--decision-ref", REF, *FAST,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    decision = json.dumps({"site": SITE, "decision": "remove", "decision_ref": REF})
-    again = playbook(estate, "site_decommission.yml", *FAST, "-e", decision)
-    assert again.returncode == 0, again.stdout[-3000:]
-    assert {host: c["changed"] for host, c in recap(again).items() if c["changed"]} == {}
+    decommission_twice(estate, SITE, "remove", REF)
 
     # Access ended for good: 403 for the district official, logged; the catalog is emptied.
     since = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
@@ -210,15 +219,7 @@ def test_handover_rotates_the_cameras_credentials_into_a_vault_file_never_printe
     old = secrets["vault_camera_south_cam01"]
     assert onvif_login(estate, "nvr-south", "south_cam01", old) == "accepted"
 
-    run = camops(
-        "decommission", SOUTH, "-i", "inventories/lab", "--decision", "handover",
-        "--decision-ref", HANDOVER_REF, *FAST,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    decision = json.dumps({"site": SOUTH, "decision": "handover", "decision_ref": HANDOVER_REF})
-    again = playbook(estate, "site_decommission.yml", *FAST, "-e", decision)
-    assert again.returncode == 0, again.stdout[-3000:]
-    assert {host: c["changed"] for host, c in recap(again).items() if c["changed"]} == {}
+    run, again = decommission_twice(estate, SOUTH, "handover", HANDOVER_REF)
 
     handed = vault.read(HANDOVERS / f"{SOUTH}.vault.yml", estate.vault_password_file)
     assert handed["decision_ref"] == HANDOVER_REF
