@@ -199,9 +199,9 @@ class Handover:
 
 
 def merge_handover(
-    stored: dict[str, Any], site: str, cameras: dict[str, str], decision_ref: str
+    target: Path, stored: dict[str, Any], site: str, cameras: dict[str, str], decision_ref: str
 ) -> tuple[Handover, dict[str, Any]]:
-    """The handover file's ``stored`` document (empty when new) completed for ``cameras``
+    """The handover file ``target``'s ``stored`` document (empty when new) completed for ``cameras``
     (camera id → the user name it keeps): kept credentials stay, missing ones are made.
     Returns the credentials and the document to store (unchanged when nothing was made)."""
     found = stored.get("cameras")
@@ -220,7 +220,7 @@ def merge_handover(
         "decision_ref": stored.get("decision_ref") or decision_ref,
         "cameras": {**kept, **credentials},
     }
-    return Handover(Path(), credentials, created), document
+    return Handover(target, credentials, created), document
 
 
 def handover_credentials(
@@ -240,7 +240,9 @@ def handover_credentials(
     storing them. (The camops_handover_vault module does the same with the ansible-vault
     command: Ansible's own library is not importable in a module under Mitogen.)"""
     target = handover_file(inventory_dir, site)
-    handover, document = merge_handover(read(target, password_file), site, cameras, decision_ref)
+    handover, document = merge_handover(
+        target, read(target, password_file), site, cameras, decision_ref
+    )
     if handover.created and write:
         write_file(target, document, password_file)
-    return Handover(target, handover.credentials, handover.created)
+    return handover

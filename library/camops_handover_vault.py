@@ -155,6 +155,7 @@ def main() -> None:
         )
     target = vault.handover_file(Path(params["inventory_dir"]), params["site"])
     handover, document = vault.merge_handover(
+        target,
         _read(module, target, password_file),
         params["site"],
         {str(camera): str(user) for camera, user in params["cameras"].items()},
