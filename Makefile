@@ -46,12 +46,15 @@ lint: setup
 	for inventory in inventories/*/; do camops alert-routing "$$inventory" --check || exit 1; done
 
 # pg_virtualenv (Debian's postgresql-common): a throw-away PostgreSQL cluster for the platform's
-# tests, dropped when pytest ends.
+# tests, dropped when pytest ends. Two pytest-xdist workers (the tests are independent; a worker
+# that finishes early takes queued tests from the other). Budgets: docs/testing.md.
+TIMED := python3 $(CURDIR)/scripts/timing.py run
 test-fast: setup
-	pg_virtualenv -t -o fsync=off -- pytest -m "not lab" -q
+	CAMOPS_TIMING_TIER=fast $(TIMED) "fast tier" -- \
+	  pg_virtualenv -t -o fsync=off -- pytest -m "not lab" -q -n 2 --dist worksteal --durations=15
 
 test-lab: setup
-	bash scripts/test-lab.sh $(INVENTORY)
+	$(TIMED) "lab tier" -- bash scripts/test-lab.sh $(INVENTORY)
 
 test: test-fast test-lab
 

@@ -121,3 +121,55 @@ def ansible_module(
     plays = json.loads(run.stdout)["plays"]
     result: dict[str, Any] = plays[0]["tasks"][0]["hosts"][host]
     return result
+
+
+def _library_module(name: str) -> Any:
+    """``library/<name>.py`` imported as Ansible would ship it: its
+    ``ansible.module_utils.camops_*`` imports resolve to ``module_utils/`` (ansible.cfg's)."""
+    import importlib.util  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    import ansible.module_utils  # noqa: PLC0415
+
+    shared = str(ROOT / "module_utils")
+    if shared not in ansible.module_utils.__path__:
+        ansible.module_utils.__path__.append(shared)
+    key = f"camops_library_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, ROOT / "library" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
+def run_module(name: str, args: dict[str, Any], *flags: str) -> dict[str, Any]:
+    """A module of ``library/`` run in this process, as Ansible's module tests do: its arguments
+    set with ``patch_module_args``, ``main()`` run, the JSON it exits with read back. ``flags``
+    as ``ansible`` takes them: ``--check``, ``--diff``. Values of ``no_log`` options are masked
+    by the module itself, as on a host; the ``token`` argument, if any, must not appear in the
+    output. Real ``ansible``/``ansible-playbook`` runs prove the wiring (module and module_utils
+    shipped, connection, become): ``ansible_module``, tests/integration/test_ansible.py and the
+    lab tier, which runs every module in its playbooks."""
+    import contextlib  # noqa: PLC0415
+    import io  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    from ansible.module_utils.testing import patch_module_args  # noqa: PLC0415
+
+    unknown = set(flags) - {"--check", "--diff"}
+    assert not unknown, f"run_module takes --check and --diff, not {unknown}"
+    module = _library_module(name)
+    internal = {"_ansible_check_mode": "--check" in flags, "_ansible_diff": "--diff" in flags}
+    out = io.StringIO()
+    with (
+        patch_module_args({**args, **internal}),
+        contextlib.redirect_stdout(out),
+        contextlib.suppress(SystemExit),
+    ):
+        module.main()
+    text = out.getvalue()
+    assert_no_secret(str(args.get("token", "")), text, f"{name} output")
+    result: dict[str, Any] = json.loads(text[text.index("{") :])
+    return result

@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from infra import ansible_inventory
 from infra.loader import load
-from tests.helpers import INVENTORIES, ROOT, InventoryCopy
+from tests.helpers import INVENTORIES, ROOT, InventoryCopy, run_module
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
@@ -114,68 +116,79 @@ def test_validate_module_in_check_mode_reports_no_change(lab: InventoryCopy) -> 
     assert "changed: false" in run.stdout
 
 
-def test_rollout_refuses_bad_input_before_any_host_is_touched(lab: InventoryCopy) -> None:
-    """The site rollout's pre-flight checks run on the controller and stop the play with a
-    message naming the fix; no site or central host is contacted (there is no lab here)."""
-    lab.facility("lab_south_barracks", lambda f: f.update(status="standby", status_ref="QĐ 1/2026"))
-    cases = [
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
         ([], "name the facility to roll out: -e site=<facility id>"),
         (["-e", "site=nowhere"], "site=nowhere is not a facility of this inventory"),
         (["-e", "site=lab_south_barracks"], "has status 'standby' in the inventory"),
         # No vault in this copy: the secrets are named, with the command that creates them.
         (["-e", "site=lab_north_school"], "missing from the vault: vault_camera_north_cam01"),
-    ]
-    for extra, message in cases:
-        run = ansible("ansible-playbook", "playbooks/site_rollout.yml", "-i", lab.path, *extra)
-        assert run.returncode != 0, run.stdout[-2000:]
-        assert message in " ".join(run.stdout.split()), run.stdout[-3000:]
-        # Only the validation (on the controller) and the pre-flight checks ran: nothing was
-        # changed and no host was connected to (unreachable would count it: there is no lab).
-        recap = run.stdout[run.stdout.rfind("PLAY RECAP") :]
-        touched = [
-            line.split(":")[0].strip()
-            for line in recap.splitlines()[1:]
-            if ":" in line and ("changed=0" not in line or "unreachable=0" not in line)
-        ]
-        assert touched == [], f"{extra}: hosts were reached: {touched}"
-        assert "TASK [wireguard_hub" not in run.stdout
-
-
-def test_decommission_refuses_a_bad_decision_before_any_host_is_touched(
-    lab: InventoryCopy,
+    ],
+    ids=["no-site", "unknown-site", "standby-site", "no-vault"],
+)
+def test_rollout_refuses_bad_input_before_any_host_is_touched(
+    lab: InventoryCopy, extra: list[str], message: str
 ) -> None:
-    """R13: without its decision's reference, for a facility not in the inventory, or with a
-    decision §II.7e does not know, the decommission stops on the controller, first thing; the
-    inventory is left as it was."""
-    before = (lab.path / "facilities" / "lab_south_barracks.yml").read_text(encoding="utf-8")
-    ref = "decision_ref=1234/QĐ-UBND ngày 15/11/2026"
-    cases = [
+    """The site rollout's pre-flight checks run on the controller and stop the play with a
+    message naming the fix; no site or central host is contacted (there is no lab here)."""
+    lab.facility("lab_south_barracks", lambda f: f.update(status="standby", status_ref="QĐ 1/2026"))
+    run = ansible("ansible-playbook", "playbooks/site_rollout.yml", "-i", lab.path, *extra)
+    assert run.returncode != 0, run.stdout[-2000:]
+    assert message in " ".join(run.stdout.split()), run.stdout[-3000:]
+    # Only the validation (on the controller) and the pre-flight checks ran: nothing was
+    # changed and no host was connected to (unreachable would count it: there is no lab).
+    recap = run.stdout[run.stdout.rfind("PLAY RECAP") :]
+    touched = [
+        line.split(":")[0].strip()
+        for line in recap.splitlines()[1:]
+        if ":" in line and ("changed=0" not in line or "unreachable=0" not in line)
+    ]
+    assert touched == [], f"{extra}: hosts were reached: {touched}"
+    assert "TASK [wireguard_hub" not in run.stdout
+
+
+_REF = "decision_ref=1234/QĐ-UBND ngày 15/11/2026"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
         (["-e", "site=lab_south_barracks", "-e", "decision=standby"], "decision_ref is missing"),
         (
             ["-e", "site=lab_south_barracks", "-e", "decision=standby", "-e", "decision_ref=x"],
             "give the decision's document number and date",
         ),
-        (["-e", "site=nowhere", "-e", "decision=remove", "-e", ref], "site='nowhere' is not a"),
+        (["-e", "site=nowhere", "-e", "decision=remove", "-e", _REF], "site='nowhere' is not a"),
         (
-            ["-e", "site=lab_south_barracks", "-e", "decision=sell", "-e", ref],
+            ["-e", "site=lab_south_barracks", "-e", "decision=sell", "-e", _REF],
             "decision='sell' is not a decision of §II.7e",
         ),
-    ]
-    for extra, message in cases:
-        run = ansible("ansible-playbook", "playbooks/site_decommission.yml", "-i", lab.path, *extra)
-        assert run.returncode != 0, run.stdout[-2000:]
-        assert message in " ".join(run.stdout.split()), run.stdout[-3000:]
-        recap = run.stdout[run.stdout.rfind("PLAY RECAP") :]
-        hosts = [line.split(":")[0].strip() for line in recap.splitlines()[1:] if ":" in line]
-        assert hosts == ["localhost"], f"{extra}: plays ran on {hosts}"
-        assert "TASK [Validate" not in run.stdout
+    ],
+    ids=["no-ref", "bad-ref", "unknown-site", "unknown-decision"],
+)
+def test_decommission_refuses_a_bad_decision_before_any_host_is_touched(
+    lab: InventoryCopy, extra: list[str], message: str
+) -> None:
+    """R13: without its decision's reference, for a facility not in the inventory, or with a
+    decision §II.7e does not know, the decommission stops on the controller, first thing; the
+    inventory is left as it was."""
+    before = (lab.path / "facilities" / "lab_south_barracks.yml").read_text(encoding="utf-8")
+    run = ansible("ansible-playbook", "playbooks/site_decommission.yml", "-i", lab.path, *extra)
+    assert run.returncode != 0, run.stdout[-2000:]
+    assert message in " ".join(run.stdout.split()), run.stdout[-3000:]
+    recap = run.stdout[run.stdout.rfind("PLAY RECAP") :]
+    hosts = [line.split(":")[0].strip() for line in recap.splitlines()[1:] if ":" in line]
+    assert hosts == ["localhost"], f"{extra}: plays ran on {hosts}"
+    assert "TASK [Validate" not in run.stdout
     after = (lab.path / "facilities" / "lab_south_barracks.yml").read_text(encoding="utf-8")
     assert after == before
 
 
 def test_the_decision_module_writes_the_inventory_and_the_report_once(lab: InventoryCopy) -> None:
-    """camops_facility_decision: check mode writes nothing, the run writes the status and the
-    two-language report, a second run changes nothing; re-activation clears the decision."""
+    """camops_facility_decision (in-process; the lab's decommissions run it through Ansible):
+    check mode writes nothing, the run writes the status and the two-language report, a second
+    run changes nothing; re-activation clears the decision."""
     ref = "1234/QĐ-UBND ngày 15/11/2026"
     report = {"decision": "standby", "done": ["access", "monitoring", "inventory"], "actor": "t"}
 
@@ -187,20 +200,9 @@ def test_the_decision_module_writes_the_inventory_and_the_report_once(lab: Inven
             "status_ref": status_ref,
             "report": report,
         }
-        run = ansible(
-            "ansible",
-            "localhost",
-            "-i",
-            lab.path,
-            "-m",
-            "camops_facility_decision",
-            "-a",
-            json.dumps(arguments),
-            "-o",
-            *flags,
-        )
-        assert run.returncode == 0, run.stdout + run.stderr
-        return dict(json.loads(run.stdout.split("=>", 1)[1]))
+        done = run_module("camops_facility_decision", arguments, *flags)
+        assert not done.get("failed"), done
+        return done
 
     path = lab.path / "facilities" / "lab_south_barracks.yml"
     before = path.read_text(encoding="utf-8")

@@ -1,11 +1,12 @@
 """camops_wireguard_peer against real WireGuard (wireguard-go) in two network namespaces.
 
 A "hub" and a "site" namespace joined by a veth pair, each with a userspace WireGuard
-interface; the site already points at the hub. The module (run by ``ansible`` inside the hub
-namespace, as a play runs it on the hub) registers the site: check mode changes nothing,
-create gives a handshake and a routed camera LAN, repeat is unchanged, update shows a diff,
-the PostUp script restores peers after the interface is re-created, standby and deregistration
-close the tunnel. Needs root, iproute2, wireguard-tools and wireguard-go (a few seconds).
+interface; the site already points at the hub. The module (run inside the hub namespace, as a
+play runs it on the hub: in-process in a Python of its own, tests.run_module) registers the
+site: check mode changes nothing, create gives a handshake and a routed camera LAN, repeat is
+unchanged, update shows a diff, the PostUp script restores peers after the interface is
+re-created, standby and deregistration close the tunnel. Needs root, iproute2, wireguard-tools
+and wireguard-go (a few seconds).
 """
 
 from __future__ import annotations
@@ -55,42 +56,16 @@ class Pair:
     site_key: str  # public
 
     def module(self, *flags: str, **args: Any) -> dict[str, Any]:
-        """camops_wireguard_peer run ad hoc inside the hub namespace."""
+        """camops_wireguard_peer run inside the hub namespace, as a play runs it on the hub
+        (in-process in a Python of its own there: tests.run_module)."""
+        args = {"interface": self.hub_if, "config_dir": str(self.config_dir), **args}
         run = subprocess.run(
-            [
-                "ip",
-                "netns",
-                "exec",
-                self.hub_ns,
-                str(Path(sys.executable).parent / "ansible"),
-                "localhost",
-                "-i",
-                "localhost,",
-                "-c",
-                "local",
-                "-e",
-                f"ansible_python_interpreter={sys.executable}",
-                "-m",
-                "camops_wireguard_peer",
-                "-a",
-                json.dumps({"interface": self.hub_if, "config_dir": str(self.config_dir), **args}),
-                *flags,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-                "ANSIBLE_STDOUT_CALLBACK": "json",
-                "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-            },
-            timeout=120,
-        )
-        result: dict[str, Any] = json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"][
-            "localhost"
-        ]
+            ["ip", "netns", "exec", self.hub_ns, sys.executable, "-m", "tests.run_module",
+             "camops_wireguard_peer", json.dumps(args), *flags],
+            capture_output=True, text=True, check=False, cwd=ROOT, timeout=120,
+        )  # fmt: skip
+        assert run.stdout, run.stderr[-2000:]
+        result: dict[str, Any] = json.loads(run.stdout)
         return result
 
     def hub_peers(self) -> dict[str, str]:

@@ -16,6 +16,7 @@ import pytest
 
 from infra.lab import lab as lab_module
 from infra.lab.plan import HostKind, LabHost
+from tests.conftest import timed_fixture
 from tests.helpers import INVENTORIES, ROOT
 
 
@@ -178,6 +179,11 @@ def estate(lab: lab_module.Lab) -> lab_module.Lab:
     """The lab rolled out: the central side (object store, recorders, platform, WireGuard hub),
     the accounts, then each facility with the one rollout playbook (cameras start at their
     factory credentials; south_cam04 is deliberately outdated and stays unconnected)."""
+    with timed_fixture("estate: lab cameras, central, accounts, each facility's rollout"):
+        return _roll_out(lab)
+
+
+def _roll_out(lab: lab_module.Lab) -> lab_module.Lab:
     cams = playbook(
         lab,
         "lab_cameras.yml",

@@ -19,7 +19,8 @@ import psycopg
 import pytest
 
 from camops_platform import audit, store
-from tests.helpers import ansible_module, assert_no_secret
+from tests.helpers import assert_no_secret
+from tests.helpers import run_module as library_module
 
 PASSWORD = "Quan-Sat-2026!"
 BIN = Path(sys.executable).parent
@@ -159,15 +160,15 @@ def test_audit_access_command_against_the_running_service(
 
 
 def account_module(service: str, token: str, *flags: str, **fields: Any) -> dict[str, Any]:
-    """camops_platform_account run ad hoc on the controller; its JSON result."""
+    """camops_platform_account run in-process (as on the controller); its JSON result."""
     return run_module("camops_platform_account", service, token, *flags, **fields)
 
 
 def run_module(
     module_name: str, service: str, token: str, /, *flags: str, **fields: Any
 ) -> dict[str, Any]:
-    """A camops module run ad hoc against the test service; its JSON result."""
-    return ansible_module(module_name, {"url": service, "token": token, **fields}, *flags)
+    """A camops module run in-process against the test service; its JSON result."""
+    return library_module(module_name, {"url": service, "token": token, **fields}, *flags)
 
 
 def test_account_module_is_idempotent_with_check_and_diff(service: str, database: str) -> None:

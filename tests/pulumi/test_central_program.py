@@ -6,6 +6,7 @@ every resource it declares and reads the stack's outputs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import runpy
@@ -92,6 +93,9 @@ def stack_config(stack: str) -> dict[str, Any]:
 def run_program(config: dict[str, Any], stack: str = "test") -> Run:
     """Run pulumi/central/__main__.py under mocks with ``config`` (a stack file's keys)."""
     mocks = Mocks()
+    # Pulumi's mocks take the thread's current event loop; asyncio.run() earlier in this process
+    # (an ONVIF module run in-process, on the same xdist worker) leaves none set.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.settings.reset_options(project=PROJECT, stack=stack)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(

@@ -29,7 +29,7 @@ import pytest
 from onvif import ONVIFCamera
 from zeep.exceptions import Fault
 
-from tests.helpers import ROOT, ansible_module, assert_no_secret
+from tests.helpers import ROOT, assert_no_secret, run_module
 
 SOURCE = ROOT / "infra" / "lab" / "camera_sim" / "camsim.py"
 VAULT_PASSWORD = "vault-Secret-9f3kq"  # a test value
@@ -134,7 +134,7 @@ def camera_factory(
 
 
 def onvif(module_args: dict[str, Any], *flags: str) -> dict[str, Any]:
-    result = ansible_module("camops_onvif_camera", module_args, *flags)
+    result = run_module("camops_onvif_camera", module_args, *flags)
     text = json.dumps(result)
     assert_no_secret(str(module_args.get("password", "")), text, "camops_onvif_camera result")
     assert "12345" not in text.replace('"12345"', "")  # the factory password never returned
@@ -285,14 +285,14 @@ def test_a_factory_password_as_vault_password_is_refused(
     camera_factory: Callable[..., Camsim],
 ) -> None:
     camera = camera_factory()
-    failed = ansible_module("camops_onvif_camera", camera.args(password="12345"))
+    failed = run_module("camops_onvif_camera", camera.args(password="12345"))
     assert failed["error_kind"] == "credentials"
     assert "factory default" in failed["msg"]
 
 
 def test_an_unreachable_camera_fails_fast_and_clearly() -> None:
     started = time.monotonic()
-    failed = ansible_module(
+    failed = run_module(
         "camops_onvif_camera",
         {
             "host": "127.0.0.1",
@@ -563,7 +563,7 @@ def test_a_facility_in_one_run_each_camera_reported_none_stopping_the_others(
     assert checked["diff"]["after"]["good_cam"]["encoder"]["fps"] == 10
     assert onvif({**args, "cameras": [camera(good)]})["changed"] is False  # check changed nothing
 
-    twice = ansible_module("camops_onvif_camera", {**args, "cameras": [gone, gone]})
+    twice = run_module("camops_onvif_camera", {**args, "cameras": [gone, gone]})
     assert twice["failed"] is True
     assert "gone_cam" in twice["msg"]
 
@@ -575,9 +575,7 @@ def test_probe_measures_the_real_stream_and_old_passwords_die_with_rotation(
     url = f"rtsp://127.0.0.1:{rtsp_camera['rtsp_port']}/stream1"
     factory = {"url": url, "username": "admin", "password": "12345", "seconds": 2.5}
     # A factory camera: the stream plays with the factory password (which must be refused).
-    before = ansible_module(
-        "camops_stream_probe", {**factory, "check_refused_credentials": FACTORY}
-    )
+    before = run_module("camops_stream_probe", {**factory, "check_refused_credentials": FACTORY})
     assert (before["codec"], before["width"], before["height"]) == ("h264", 640, 360)
     assert 13 <= before["fps"] <= 17
     assert 256 <= before["bitrate_kbps"] <= 768
@@ -596,7 +594,7 @@ def test_probe_measures_the_real_stream_and_old_passwords_die_with_rotation(
     }
     assert onvif(args)["factory_credentials_accepted"] is False
     time.sleep(1)  # camsim applies a new encoder within half a second
-    many = ansible_module(
+    many = run_module(
         "camops_stream_probe",
         {
             "streams": [
@@ -621,7 +619,7 @@ def test_probe_measures_the_real_stream_and_old_passwords_die_with_rotation(
     assert many["streams"]["old_password"]["error_kind"] == "credentials"
     assert "12345" not in many["streams"]["old_password"]["error"]
 
-    single = ansible_module("camops_stream_probe", factory)
+    single = run_module("camops_stream_probe", factory)
     assert single["failed"] is True
     assert single["error_kind"] == "credentials"
 
@@ -670,7 +668,7 @@ def test_a_second_client_does_not_rewind_the_first_ones_stream(
 def test_probe_of_an_unreachable_stream() -> None:
     if shutil.which("ffprobe") is None:
         pytest.fail("ffprobe is missing: run 'make setup' (deps/lab-apt.txt: ffmpeg)")
-    failed = ansible_module(
+    failed = run_module(
         "camops_stream_probe",
         {"url": f"rtsp://127.0.0.1:{_free_port()}/x", "username": "a", "password": VAULT_PASSWORD},
     )
@@ -679,7 +677,7 @@ def test_probe_of_an_unreachable_stream() -> None:
 
 
 def test_probe_refuses_credentials_in_the_address() -> None:
-    failed = ansible_module("camops_stream_probe", {"url": "rtsp://a:b@127.0.0.1/x"})
+    failed = run_module("camops_stream_probe", {"url": "rtsp://a:b@127.0.0.1/x"})
     assert "without credentials" in failed["msg"]
 
 

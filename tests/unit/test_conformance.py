@@ -18,7 +18,7 @@ from infra.conformance import (
     summary,
     write,
 )
-from tests.helpers import ansible_module
+from tests.helpers import run_module
 
 CAMERA: dict[str, Any] = {
     "id": "north_cam01",
@@ -256,16 +256,16 @@ def test_report_module_writes_files_changed_only_when_verdicts_change(tmp_path: 
         "json_path": str(tmp_path / "lab_north_school.json"),
         "text_path": str(tmp_path / "lab_north_school.txt"),
     }
-    checked = ansible_module("camops_conformance_report", args, "--check")
+    checked = run_module("camops_conformance_report", args, "--check")
     assert checked["changed"] is True
     assert not (tmp_path / "lab_north_school.json").exists()  # check mode writes nothing
-    first = ansible_module("camops_conformance_report", args)
+    first = run_module("camops_conformance_report", args)
     assert (first["changed"], first["conforming"]) == (True, ["north_cam01"])
     assert (tmp_path / "lab_north_school.txt").is_file()
-    again = ansible_module("camops_conformance_report", args)
+    again = run_module("camops_conformance_report", args)
     assert again["changed"] is False
     skewed = {**args, "onvif_results": [{**ONVIF, "clock_skew_s": 12.5}]}
-    worse = ansible_module("camops_conformance_report", skewed, "--diff")
+    worse = run_module("camops_conformance_report", skewed, "--diff")
     assert worse["changed"] is True
     assert worse["non_conforming"] == {"north_cam01": ["clock_skew"]}
     assert worse["diff"] == {

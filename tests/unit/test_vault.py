@@ -12,7 +12,7 @@ from camops_platform.passwords import policy_problems
 from infra import vault
 from infra.loader import load
 from infra.validate import validate_path
-from tests.helpers import InventoryCopy, ansible_module, assert_no_secret
+from tests.helpers import InventoryCopy, assert_no_secret, run_module
 
 
 @pytest.fixture
@@ -180,14 +180,14 @@ def test_the_handover_module_writes_once_with_ansible_vault_and_check_mode_write
         "vault_password_file": str(password_file),
     }
     target = tmp_path / "handovers" / "lab_south_barracks.vault.yml"
-    planned = ansible_module("camops_handover_vault", args, "--check")
+    planned = run_module("camops_handover_vault", args, "--check")
     assert planned["changed"] is True and not target.exists()
-    first = ansible_module("camops_handover_vault", args)
+    first = run_module("camops_handover_vault", args)
     assert first["changed"] is True and first["created"] == ["south_cam01"]
     assert target.stat().st_mode & 0o777 == 0o600
     stored = vault.read(target, password_file)
     assert stored["cameras"] == first["credentials"]
-    again = ansible_module("camops_handover_vault", args)
+    again = run_module("camops_handover_vault", args)
     assert again["changed"] is False and again["credentials"] == first["credentials"]
-    wrong = ansible_module("camops_handover_vault", {**args, "vault_password_file": "/nowhere"})
+    wrong = run_module("camops_handover_vault", {**args, "vault_password_file": "/nowhere"})
     assert wrong["failed"] and "vault_password_file=/nowhere: no such file" in wrong["msg"]
