@@ -19,6 +19,15 @@ from tests.helpers import INVENTORIES, InventoryCopy
 LAB_STATE = shutil.ignore_patterns("vault.yml", "lab-hosts.yml")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reuse-estate",
+        action="store_true",
+        help="lab tier: skip the estate's rollouts when the lab is still exactly the estate the "
+        "last run rolled out (same inputs and containers; docs/testing.md)",
+    )
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> InventoryCopy:
     target = tmp_path / "lab"

@@ -5,6 +5,7 @@ The session brings the lab up with `camops lab up` (a no-op when it is up alread
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -174,25 +175,91 @@ def recap(run: subprocess.CompletedProcess[str]) -> dict[str, dict[str, int]]:
     return hosts
 
 
+#: The estate's record: a digest of what it was rolled out from and each first rollout's output,
+#: so that ``pytest --reuse-estate`` (docs/testing.md) can skip the rollouts on a lab that is
+#: still exactly that estate.
+ESTATE_RECORD = ROOT / ".lab" / "estate"
+#: What the rollouts read: a change in any of these files makes a new estate.
+ESTATE_INPUTS = (
+    "ansible.cfg",
+    "infra",
+    "inventories/lab",
+    "library",
+    "module_utils",
+    "playbooks",
+    "plugins",
+    "roles",
+    "services/platform/src",
+)
+
+
+def estate_digest(lab: lab_module.Lab) -> str:
+    """The estate's inputs by content (tracked and untracked files), the recorder timings, and
+    the lab's containers (a lab brought down and up again is a new one)."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", *ESTATE_INPUTS],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    ).stdout.split()  # fmt: skip
+    containers = subprocess.run(
+        ["podman", "ps", "--filter", f"label=camops.lab={lab.inventory.name}", "--format",
+         "{{.ID}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    sha = hashlib.sha256(" ".join([*FAST, *sorted(containers)]).encode())
+    for name in sorted(set(files)):
+        path = ROOT / name
+        if path.is_file():
+            sha.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return sha.hexdigest()
+
+
+def estate_spoiled() -> None:
+    """Called by a test that leaves the estate changed (a facility removed, credentials handed
+    over): the next ``--reuse-estate`` rolls out again."""
+    (ESTATE_RECORD / "digest").unlink(missing_ok=True)
+
+
+def _reused(lab: lab_module.Lab, digest: str) -> bool:
+    record = ESTATE_RECORD / "digest"
+    if not (record.exists() and record.read_text(encoding="utf-8") == digest):
+        return False
+    for site in SITES:
+        saved = json.loads((ESTATE_RECORD / f"rollout-{site}.json").read_text(encoding="utf-8"))
+        ROLLOUTS[site] = subprocess.CompletedProcess(
+            saved["args"], saved["returncode"], saved["stdout"], saved["stderr"]
+        )
+        PLAYBOOK_OUTPUT.append(saved["stdout"] + saved["stderr"])
+    return True
+
+
 @pytest.fixture(scope="session")
-def estate(lab: lab_module.Lab) -> lab_module.Lab:
+def estate(lab: lab_module.Lab, request: pytest.FixtureRequest) -> lab_module.Lab:
     """The lab rolled out: the central side (object store, recorders, platform, WireGuard hub),
     the accounts, then each facility with the one rollout playbook (cameras start at their
-    factory credentials; south_cam04 is deliberately outdated and stays unconnected)."""
-    with timed_fixture("estate: lab cameras, central, accounts, each facility's rollout"):
-        return _roll_out(lab)
+    factory credentials, as `camops lab up` installed them; south_cam04 is deliberately
+    outdated and stays unconnected). With ``--reuse-estate``, a lab still exactly as the last
+    estate left it (same inputs, same containers, nothing spoiled) is used as it is."""
+    with timed_fixture("estate: central, accounts, each facility's rollout"):
+        digest = estate_digest(lab)
+        if request.config.getoption("reuse_estate") and _reused(lab, digest):
+            print("estate: reused (--reuse-estate; same inputs and containers)")
+            return lab
+        estate_spoiled()
+        _roll_out(lab)
+        ESTATE_RECORD.mkdir(parents=True, exist_ok=True)
+        for site, run in ROLLOUTS.items():
+            saved = {
+                "args": run.args,
+                "returncode": run.returncode,
+                "stdout": run.stdout,
+                "stderr": run.stderr,
+            }
+            (ESTATE_RECORD / f"rollout-{site}.json").write_text(json.dumps(saved), "utf-8")
+        (ESTATE_RECORD / "digest").write_text(digest, encoding="utf-8")
+        return lab
 
 
-def _roll_out(lab: lab_module.Lab) -> lab_module.Lab:
-    cams = playbook(
-        lab,
-        "lab_cameras.yml",
-        "--skip-tags",
-        "validate_inventory",
-        "-e",
-        "lab_camera_install_packages=false",
-    )
-    assert cams.returncode == 0, cams.stdout[-3000:]
+def _roll_out(lab: lab_module.Lab) -> None:
     for name in ("central.yml", "accounts.yml"):
         run = playbook(lab, name, *FAST)
         assert run.returncode == 0, f"{name}: " + run.stdout[-5000:] + run.stderr[-2000:]
@@ -200,4 +267,3 @@ def _roll_out(lab: lab_module.Lab) -> lab_module.Lab:
         run = playbook(lab, "site_rollout.yml", *FAST, "-e", f"site={site}")
         ROLLOUTS[site] = run
         assert run.returncode == 0, f"rollout {site}: " + run.stdout[-6000:] + run.stderr[-2000:]
-    return lab

@@ -20,7 +20,15 @@ import pytest
 from infra import vault
 from infra.lab import lab as lab_module
 from tests.helpers import ROOT, assert_no_secret
-from tests.lab.conftest import FAST, camera_tools_script, camops, playbook, recap, ssh
+from tests.lab.conftest import (
+    FAST,
+    camera_tools_script,
+    camops,
+    estate_spoiled,
+    playbook,
+    recap,
+    ssh,
+)
 from tests.lab.test_platform import NORTH, STEERING, audit_entries, viewer
 from tests.lab.test_recording import BUCKET, RECORDINGS, refused, s3, wait_for
 
@@ -129,6 +137,7 @@ def test_removal_keeps_protected_video_and_ends_access_for_good(
     already in the WORM store stays readable and undeletable, and the NVR keeps what is under
     retention."""
     del inventory_restored  # restores the facility's file afterwards
+    estate_spoiled()  # the north school stays removed
     auditor, admin = s3(estate, "auditor"), s3(estate, "admin")
     prefix = f"{SITE}/north_cam01/"
 
@@ -215,6 +224,7 @@ def test_handover_rotates_the_cameras_credentials_into_a_vault_file_never_printe
     refused, the new one works; the facility leaves the platform's catalog and the hub; the
     report documents each camera; a second run changes nothing."""
     del inventory_restored
+    estate_spoiled()  # the south barracks' cameras keep the new credentials
     secrets = vault.read(estate.vault_file, estate.vault_password_file)
     old = secrets["vault_camera_south_cam01"]
     assert onvif_login(estate, "nvr-south", "south_cam01", old) == "accepted"

@@ -96,7 +96,7 @@ def test_lab_hosts_document() -> None:
     cameras = doc["all"]["children"]["lab_cameras"]["hosts"]
     # Camera simulators are fixtures reached through podman, whatever the site firewall allows.
     assert cameras["south_cam02"]["ansible_host"] == "camops-lab-south_cam02"
-    assert cameras["south_cam02"]["ansible_connection"] == "containers.podman.podman"
+    assert cameras["south_cam02"]["ansible_connection"] == "podman"
     # NVRs through their router (the only SSH path once the router is rolled out).
     nvr_args = doc["all"]["hosts"]["nvr-south"]["ansible_ssh_common_args"]
     assert "ProxyCommand='ssh " in nvr_args
