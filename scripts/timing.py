@@ -2,6 +2,7 @@
 """The CI run's timing table (docs/testing.md, "Reading the timing table").
 
     scripts/timing.py run NAME -- COMMAND...   run COMMAND, record NAME's wall time and exit status
+    scripts/timing.py record NAME SECONDS STATUS   record a step timed by its caller
     scripts/timing.py table                    print every recorded step, then the slowest tests
 
 Steps go to ``$CAMOPS_TIMING_DIR/steps.tsv`` (default ``.timing/`` in the working tree), one
@@ -98,6 +99,9 @@ def table() -> int:
 def main(argv: list[str]) -> int:
     if len(argv) >= 4 and argv[0] == "run" and argv[2] == "--":
         return run(argv[1], argv[3:])
+    if len(argv) == 4 and argv[0] == "record":
+        record(argv[1], float(argv[2]), argv[3])
+        return 0
     if argv == ["table"]:
         return table()
     print(__doc__, file=sys.stderr)
