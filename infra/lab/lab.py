@@ -448,8 +448,12 @@ def lab_hosts_document(lab: Lab) -> dict[str, Any]:
                 entry["lab_camera_capabilities"] = capabilities
             # The simulator is a fixture: provisioned through podman, whatever the site's
             # firewall allows (real cameras are configured over ONVIF from their NVR).
+            # `podman` (not its collection's full name): under the Mitogen strategy that is
+            # Mitogen's own podman transport, one interpreter per camera for the whole run
+            # (containers.podman's plugin execs several podman commands per task); without
+            # Mitogen, Ansible routes it to containers.podman.podman.
             entry.update(
-                ansible_connection="containers.podman.podman",
+                ansible_connection="podman",
                 ansible_host=host.container,
                 ansible_user="root",
             )
@@ -563,9 +567,7 @@ def provision_cameras(lab: Lab, log: Log) -> None:
         return
     stamp.unlink(missing_ok=True)
     bin_dir = Path(sys.executable).parent
-    # Cameras are reached with `podman exec`, which Mitogen does not drive: Ansible's own
-    # strategy for the whole run (Mitogen's, merely loaded, slows the podman connections).
-    env = {**ansible_env(lab), "ANSIBLE_STRATEGY": "linear"}
+    env = ansible_env(lab)
     result = subprocess.run(  # noqa: S603
         # `lab up` validated this inventory a moment ago (open_lab): skip the playbook's
         # own validation play.

@@ -7,7 +7,8 @@ takes a third of the time with it (``bench/rollout.py``). Ansible finds strategy
 in folders, so this file exposes Mitogen's under ``plugins/strategy`` (ansible.cfg), whatever
 virtualenv the ``mitogen`` package is installed in.
 
-Connections Mitogen does not handle (``containers.podman.podman`` for the lab's cameras) run
+The lab's cameras (``ansible_connection: podman``) go through Mitogen's podman transport;
+connections Mitogen does not handle (e.g. ``containers.podman.podman`` by its full name) run
 with Ansible's own plugins. ``ANSIBLE_STRATEGY=linear`` runs a playbook without Mitogen.
 """
 
