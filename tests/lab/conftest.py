@@ -143,7 +143,9 @@ SITES = ("lab_north_school", "lab_south_barracks")
 ROLLOUTS: dict[str, subprocess.CompletedProcess[str]] = {}
 
 
-def playbook(lab: lab_module.Lab, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+def playbook(
+    lab: lab_module.Lab, name: str, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     run = subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible-playbook"),
@@ -155,7 +157,7 @@ def playbook(lab: lab_module.Lab, name: str, *extra: str) -> subprocess.Complete
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env=lab_module.ansible_env(lab),
+        env={**lab_module.ansible_env(lab), **(env or {})},
         check=False,
         timeout=1200,
     )
@@ -259,11 +261,23 @@ def estate(lab: lab_module.Lab, request: pytest.FixtureRequest) -> lab_module.La
         return lab
 
 
+#: The estate's playbooks print each task's time (in .lab/estate/<playbook>.log): where a
+#: fresh rollout spends its minutes.
+PROFILED = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"}
+
+
 def _roll_out(lab: lab_module.Lab) -> None:
+    ESTATE_RECORD.mkdir(parents=True, exist_ok=True)
+
+    def keep(name: str, run: subprocess.CompletedProcess[str]) -> None:
+        (ESTATE_RECORD / f"{name}.log").write_text(run.stdout + run.stderr, encoding="utf-8")
+
     for name in ("central.yml", "accounts.yml"):
-        run = playbook(lab, name, *FAST)
+        run = playbook(lab, name, *FAST, env=PROFILED)
+        keep(name, run)
         assert run.returncode == 0, f"{name}: " + run.stdout[-5000:] + run.stderr[-2000:]
     for site in SITES:
-        run = playbook(lab, "site_rollout.yml", *FAST, "-e", f"site={site}")
+        run = playbook(lab, "site_rollout.yml", *FAST, "-e", f"site={site}", env=PROFILED)
+        keep(f"site_rollout-{site}", run)
         ROLLOUTS[site] = run
         assert run.returncode == 0, f"rollout {site}: " + run.stdout[-6000:] + run.stderr[-2000:]
