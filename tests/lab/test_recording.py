@@ -306,11 +306,17 @@ def test_kill_9_loses_at_most_the_open_segment(recording: lab_module.Lab, tmp_pa
         90,
         "recording after kill -9",
     )
-    listing = ssh(lab, nvr, f"sudo ls {RECORDINGS}/north_cam03").stdout.split()
-    for entry in sealed(lab, "nvr-north", "north_cam03"):
-        assert entry["segment"] in listing
-        info = probe(lab, "nvr-north", f"{RECORDINGS}/north_cam03/{entry['segment']}")
-        assert info["streams"][0]["codec_name"] == "h264"
+    # Every sealed segment is there and plays: each probed on the NVR, in one SSH session.
+    segments = [entry["segment"] for entry in sealed(lab, "nvr-north", "north_cam03")]
+    codecs = ssh(
+        lab,
+        nvr,
+        f"sudo sh -c 'cd {RECORDINGS}/north_cam03 && for s in {' '.join(segments)}; do "
+        'printf "%s " "$s"; ffprobe -v error -select_streams v:0 '
+        '-show_entries stream=codec_name -of csv=p=0 "$s" || echo missing; done\'',
+    )
+    found = dict(line.split() for line in codecs.stdout.splitlines() if line.strip())
+    assert found == dict.fromkeys(segments, "h264"), codecs.stderr[-2000:]
     folder = fetch(lab, "nvr-north", "north_cam03", tmp_path)
     assert camops("audit", "chain", str(folder)).returncode == 0
 
