@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -964,6 +965,13 @@ def reactivate(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the findings as JSON to this file ('-': standard output only).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 16),
+    default=4,
+    show_default=True,
+    help="Checks run at the same time (each is one ansible-playbook --check).",
+)
 @_VAULT_OPTION
 @click.argument("ansible_args", nargs=-1, type=click.UNPROCESSED)
 def drift(  # noqa: PLR0917  # click passes one argument per option
@@ -971,6 +979,7 @@ def drift(  # noqa: PLR0917  # click passes one argument per option
     sites: tuple[str, ...],
     no_central: bool,
     json_path: Path | None,
+    jobs: int,
     vault_password_file: Path | None,
     ansible_args: tuple[str, ...],
 ) -> None:
@@ -995,15 +1004,19 @@ def drift(  # noqa: PLR0917  # click passes one argument per option
     ]
     env = _ansible_env(model, vault_password_file)
     path = str(Path(model.path).resolve())
-    runs: list[drift_module.CheckRun] = []
-    for scope in scopes:
+
+    def one(scope: str) -> drift_module.CheckRun:
         _stderr.print(f"drift check: {scope} ...")
         run = drift_module.check(scope, path, env, list(ansible_args))
         _stderr.print(
             f"drift check: {scope}: {len(run.findings)} finding(s) in {run.seconds:.1f} s"
             + (f"; ERROR {run.error}" if run.error else "")
         )
-        runs.append(run)
+        return run
+
+    # Checks only read: several at once (each its own ansible-playbook); reported in order.
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        runs = list(pool.map(one, scopes))
     report = drift_module.document(model.name, runs, skipped)
     if json_path is not None:
         text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
