@@ -24,11 +24,11 @@ from typing import Any
 
 import yaml
 
-from infra import loader, vault
+from infra import loader, mirrors, vault
 from infra.lab import image, podman
 from infra.lab.plan import LABEL, HostKind, LabHost, LabPlan, LabPlanError, build
+from infra.lab.proxy import FILES_HOSTS_CACHE, Proxy, tunnelled_endpoints
 from infra.lab.proxy import PORT as PROXY_PORT
-from infra.lab.proxy import Proxy
 from infra.model import Inventory
 from infra.problems import errors
 from infra.validate import validate
@@ -207,7 +207,15 @@ def _ensure_ssh_key(lab: Lab) -> None:
 MOLECULE_HOST = "_molecule"
 
 
-def _write_host_config(lab: Lab, host: LabHost | None) -> None:
+def pip_index_lines(python: mirrors.PythonIndexes) -> str:
+    """The controller's indexes as lines of a host's pip.conf (the lab's init appends them)."""
+    lines = f"index-url = {python.index_url}\n"
+    if python.extra_index_urls:
+        lines += f"extra-index-url = {' '.join(python.extra_index_urls)}\n"
+    return lines
+
+
+def _write_host_config(lab: Lab, host: LabHost | None, python: mirrors.PythonIndexes) -> None:
     """The host's /etc/camops-lab; ``None``: the one molecule instances mount."""
     folder = lab.host_dir(host) if host else lab.state / "hosts" / MOLECULE_HOST
     if host is None:
@@ -216,6 +224,8 @@ def _write_host_config(lab: Lab, host: LabHost | None) -> None:
     files = {
         "authorized_keys": lab.ssh_key.with_suffix(".pub").read_text(encoding="utf-8"),
         "proxy": lab.proxy.url + "\n",
+        # pip on the host uses the controller's indexes, the ones the proxy lets through.
+        "pip-index": pip_index_lines(python),
         "addresses": "".join(
             f"{a.mac} {a.ip}/{a.network.subnet.prefixlen}\n"
             for a in host.attachments
@@ -596,24 +606,33 @@ def provision_cameras(lab: Lab, log: Log) -> None:
     log(f"cameras provisioned (changed={changed})")
 
 
+def _controller_mirrors() -> mirrors.ControllerMirrors:
+    """The controller's Debian mirror, Python indexes and npm registry (never a host of ours)."""
+    try:
+        return mirrors.controller_mirrors(image.SUITE)
+    except mirrors.MirrorError as error:
+        raise LabError(str(error)) from error
+
+
 def up(inventory_path: str, log: Log = print, provision: bool = True) -> Timings:
     """Bring the lab of an inventory up; a second call changes nothing."""
     timings = Timings()
     lab = open_lab(inventory_path)
     _check_tools()
+    sources = _controller_mirrors()
     lab.state.mkdir(exist_ok=True)
     build_log = lab.state / "build.log"
     with timings.phase("images"):
         images = {
-            "base": image.build_base(lab.state / "build", build_log).reference,
-            "camera": image.build_camera(lab.state / "build", build_log).reference,
+            "base": image.build_base(lab.state / "build", build_log, sources.debian).reference,
+            "camera": image.build_camera(lab.state / "build", build_log, sources.debian).reference,
         }
     with timings.phase("networks"):
         _ensure_ssh_key(lab)
         created = _ensure_networks(lab)
         for host in lab.plan.hosts:
-            _write_host_config(lab, host)
-        _write_host_config(lab, None)
+            _write_host_config(lab, host, sources.python)
+        _write_host_config(lab, None, sources.python)
         ensure_vault(lab, log)
     if created:
         log(f"networks created: {', '.join(created)}")
@@ -623,8 +642,9 @@ def up(inventory_path: str, log: Log = print, provision: bool = True) -> Timings
     log("containers: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
     with timings.phase("routes+proxy"):
         _routes(lab)
-        pid = lab.proxy.start()
-    log(f"package proxy {lab.proxy.url} (apt-cacher-ng pid {pid})")
+        tunnelled = tunnelled_endpoints(sources, lab.proxy.state / FILES_HOSTS_CACHE, log)
+        pid = lab.proxy.start(tunnelled)
+    log(f"package proxy {lab.proxy.url} (apt-cacher-ng pid {pid}; HTTPS to {len(tunnelled)} hosts)")
     with timings.phase("ssh"):
         _wait_ssh(lab)
         _write_lab_hosts(lab)
@@ -639,6 +659,12 @@ def up(inventory_path: str, log: Log = print, provision: bool = True) -> Timings
 def down(inventory_path: str, log: Log = print, purge: bool = False) -> None:
     """Remove what ``up`` made: containers, networks, routes, the proxy process."""
     lab = open_lab(inventory_path)
+    debian = None
+    if purge:  # the images' tags depend on the controller's Debian mirror
+        try:
+            debian = mirrors.debian_mirrors(image.SUITE)
+        except mirrors.MirrorError as error:
+            raise LabError(f"{error} (needed to name the lab's images)") from error
     label = f"{LABEL}={lab.inventory.name}"
     containers = sorted(
         set(podman.names("container", label))
@@ -659,8 +685,8 @@ def down(inventory_path: str, log: Log = print, purge: bool = False) -> None:
         log("package proxy stopped")
     lab.lab_hosts_file.unlink(missing_ok=True)
     lab.known_hosts.unlink(missing_ok=True)
-    if purge:
-        for spec in (image.camera_spec(), image.base_spec()):
+    if debian is not None:
+        for spec in (image.camera_spec(debian), image.base_spec(debian)):
             if podman.image_exists(spec.reference):
                 podman.run("rmi", spec.reference)
         _remove_lab_vault(lab)
