@@ -425,8 +425,9 @@ def _wait_ssh(lab: Lab, timeout: float = 90) -> None:
     lab.known_hosts.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def lab_hosts_document(lab: Lab) -> dict[str, Any]:
-    """The Ansible connection settings of the lab, merged with the model's inventory."""
+def lab_hosts_document(lab: Lab, npm_registry: str) -> dict[str, Any]:
+    """The Ansible connection settings of the lab, merged with the model's inventory, and the
+    mirrors of the controller that roles fetch from on the controller (``npm_registry``)."""
     state = lab.state.resolve()
     common_ssh_args = (
         f"-o UserKnownHostsFile={state / 'ssh' / 'known_hosts'} -o StrictHostKeyChecking=yes"
@@ -480,6 +481,9 @@ def lab_hosts_document(lab: Lab) -> dict[str, Any]:
                 "camops_lab_proxy": lab.proxy.url,
                 # What a site's NVR may reach besides central: the lab's package proxy.
                 "camops_package_proxy": f"{lab.proxy.address}:{PROXY_PORT}",
+                # Where the platform role fetches hls.js (on the controller): the
+                # controller's npm registry (infra.mirrors), as a province sets its own.
+                "platform_npm_registry": npm_registry,
             },
             "hosts": hostvars,
             "children": {"lab_cameras": {"hosts": cameras}},
@@ -487,10 +491,10 @@ def lab_hosts_document(lab: Lab) -> dict[str, Any]:
     }
 
 
-def _write_lab_hosts(lab: Lab) -> None:
+def _write_lab_hosts(lab: Lab, npm_registry: str) -> None:
     text = (
         "---\n# Written by `camops lab up`: how Ansible reaches the lab's hosts. Not in git.\n"
-        + yaml.safe_dump(lab_hosts_document(lab), sort_keys=False, allow_unicode=True)
+        + yaml.safe_dump(lab_hosts_document(lab, npm_registry), sort_keys=False, allow_unicode=True)
     )
     path = lab.lab_hosts_file
     if not path.exists() or path.read_text(encoding="utf-8") != text:
@@ -647,7 +651,7 @@ def up(inventory_path: str, log: Log = print, provision: bool = True) -> Timings
     log(f"package proxy {lab.proxy.url} (apt-cacher-ng pid {pid}; HTTPS to {len(tunnelled)} hosts)")
     with timings.phase("ssh"):
         _wait_ssh(lab)
-        _write_lab_hosts(lab)
+        _write_lab_hosts(lab, sources.npm_registry)
     log(f"{len(lab.plan.hosts)} hosts answer SSH; Ansible settings in {lab.lab_hosts_file}")
     if provision:
         with timings.phase("cameras"):
