@@ -180,7 +180,12 @@ def parse_deb822(text: str, file: Path) -> list[AptSource]:
 def read_apt_sources(files: Iterable[Path]) -> list[AptSource]:
     sources: list[AptSource] = []
     for file in files:
-        text = file.read_text(encoding="utf-8", errors="replace")
+        try:
+            text = file.read_text(encoding="utf-8", errors="replace")
+        except OSError as error:
+            raise MirrorError(
+                f"cannot read the controller's apt sources ({error}): set {DEBIAN_MIRROR_VARIABLE}"
+            ) from error
         parse = parse_deb822 if file.suffix == ".sources" else parse_one_line
         sources += parse(text, file)
     return sources
