@@ -1,45 +1,27 @@
-"""Package mirrors as the controller is configured for them: this module names no host.
+"""Package mirrors as the controller's own tools report them: this module names no host.
 
-camops writes no package host into the project: a province's isolated network has mirrors of
-its own. What the lab (and a role that fetches on the controller) needs is read from the
-controller's own configuration instead:
-
-- **Debian archive** (:func:`debian_mirrors`): the controller's apt sources —
-  ``/etc/apt/sources.list`` and ``sources.list.d/*.list`` (one-line format),
-  ``sources.list.d/*.sources`` (deb822) — the http(s) URI serving the release's suite with
-  ``main``, its ``-updates`` suite and its security suite (``<suite>-security``) if the
-  controller has them. ``CAMOPS_DEBIAN_MIRROR`` and ``CAMOPS_DEBIAN_SECURITY_MIRROR`` override
-  what apt says, for a controller whose apt is set up otherwise.
-- **Python package index** (:func:`python_indexes`): what ``pip install`` on the controller
-  uses — pip's ``PIP_*`` variables, else pip's configuration files in pip's order. With no
-  index configured, pip's own default index applies: it is asked from the pip installed with
-  camops, never written here.
-- **npm registry** (:func:`npm_registry`): ``CAMOPS_NPM_REGISTRY``, else npm's
-  ``npm_config_registry``, else ``npm config get registry`` (npm's default when nothing is
-  configured).
-
-Each reader raises :class:`MirrorError` when it finds nothing usable; the message names what
-was read and the variable to set.
+A province's isolated network has mirrors of its own, so camops writes no package host: the
+lab asks the controller's apt (:func:`debian_mirrors`), pip (:func:`python_indexes`) and npm
+(:func:`npm_registry`), each reading its own configuration. ``CAMOPS_DEBIAN_MIRROR``,
+``CAMOPS_DEBIAN_SECURITY_MIRROR`` and ``CAMOPS_NPM_REGISTRY`` override them; pip has its own
+``PIP_*`` variables. Each raises :class:`MirrorError` when it finds nothing usable, naming the
+variable to set.
 """
 
 from __future__ import annotations
 
-import configparser
+import ast
 import json
 import os
-import re
-import shutil
 import ssl
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-APT_DIR = Path("/etc/apt")
 DEBIAN_MIRROR_VARIABLE = "CAMOPS_DEBIAN_MIRROR"
 DEBIAN_SECURITY_VARIABLE = "CAMOPS_DEBIAN_SECURITY_MIRROR"
 NPM_REGISTRY_VARIABLE = "CAMOPS_NPM_REGISTRY"
@@ -48,15 +30,22 @@ WEB_SCHEMES = ("http", "https")
 #: Projects whose simple page tells where an index serves its files (any index has them).
 PROBE_PROJECTS = ("pip", "setuptools")
 
-# apt reads sources.list.d/ files with these names only (others, e.g. "x.list.disabled", are
-# ignored, as apt ignores them).
-_APT_PART = re.compile(r"^[A-Za-z0-9_.-]+\.(list|sources)$")
-# What `pip install` reads from pip's configuration, in override order (the environment last).
-_PIP_SECTIONS = ("global", "install")
+#: Every index target of apt's enabled sources; ``--no-release-info``: also before the first
+#: ``apt-get update`` (without it apt lists only the sources whose Release file it holds).
+APT_FORMAT = "$(REPO_URI) $(RELEASE) $(COMPONENT) $(TARGET_OF)"
+APT_TARGETS = ("apt-get", "indextargets", "--no-release-info", "--format", APT_FORMAT)
+PIP_CONFIG = (sys.executable, "-m", "pip", "config", "list")
+NPM_REGISTRY = ("npm", "config", "get", "registry")
+#: Which of ``pip config list``'s sections ``pip install`` takes a setting from first: pip's
+#: documented precedence (variables, then the command's section, then ``[global]``).
+PIP_SECTIONS = (":env:", "install", "global")
+
+#: ``run(command, env, fix) -> stdout``; raises :class:`MirrorError` ending with ``fix``.
+Run = Callable[[Sequence[str], Mapping[str, str], str], str]
 
 
 class MirrorError(RuntimeError):
-    """Nothing usable was found; the message names what was read and the variable to set."""
+    """Nothing usable was found; the message names what was asked and the variable to set."""
 
 
 def is_web_url(url: str) -> bool:
@@ -79,27 +68,30 @@ def endpoint(url: str) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-# -- Debian ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class AptSource:
-    """One entry of apt's sources: a one-line ``deb`` line or a deb822 stanza."""
-
-    file: Path
-    types: tuple[str, ...]
-    uris: tuple[str, ...]
-    suites: tuple[str, ...]
-    components: tuple[str, ...]
-    enabled: bool = True
-
-    def serves(self, suite: str, component: str = "main") -> bool:
-        return (
-            self.enabled
-            and "deb" in self.types
-            and suite in self.suites
-            and component in self.components
+def run_tool(command: Sequence[str], env: Mapping[str, str], fix: str) -> str:
+    """What one of the controller's tools prints (stdout); ``env`` is the tool's environment."""
+    shown = " ".join(command)
+    try:
+        result = subprocess.run(  # noqa: S603
+            command, capture_output=True, text=True, timeout=60, check=False, env=dict(env)
         )
+    except FileNotFoundError:
+        raise MirrorError(f"{command[0]} is not installed on the controller: {fix}") from None
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise MirrorError(f"'{shown}' failed ({error}): {fix}") from error
+    if result.returncode != 0:
+        raise MirrorError(f"'{shown}' failed: {result.stderr.strip()[-300:]}; {fix}")
+    return result.stdout
 
 
+def _url_variable(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    if value and not is_web_url(value):
+        raise MirrorError(f"{name}={value!r} is not an http(s) URL")
+    return value.rstrip("/") or None
+
+
+# -- Debian ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DebianMirrors:
     """Where a Debian host of the lab's release gets its packages."""
@@ -113,132 +105,51 @@ class DebianMirrors:
         return tuple(url for url in (self.archive, self.updates, self.security) if url)
 
 
-def apt_source_files(apt_dir: Path = APT_DIR) -> list[Path]:
-    """The files apt reads, in apt's order: ``sources.list``, then ``sources.list.d/*.list``
-    and ``*.sources`` by name; other names (``.disabled`` copies, backups) are ignored."""
-    files = [apt_dir / "sources.list"] if (apt_dir / "sources.list").is_file() else []
-    parts = apt_dir / "sources.list.d"
-    if parts.is_dir():
-        files += sorted(
-            (path for path in parts.iterdir() if path.is_file() and _APT_PART.match(path.name)),
-            key=lambda path: path.name,
-        )
-    return files
-
-
-def parse_one_line(text: str, file: Path) -> list[AptSource]:
-    """``deb [options] URI SUITE [COMPONENT...]`` lines (``#`` starts a comment)."""
-    sources = []
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        kind, _, rest = line.replace("\t", " ").partition(" ")
-        rest = rest.strip()
-        if rest.startswith("["):  # options, e.g. [arch=amd64 signed-by=...]
-            end = rest.find("]")
-            rest = rest[end + 1 :] if end >= 0 else ""
-        words = rest.split()
-        if kind and len(words) >= 2:
-            uri, suite, *components = words
-            sources.append(AptSource(file, (kind,), (uri,), (suite,), tuple(components)))
-    return sources
-
-
-def parse_deb822(text: str, file: Path) -> list[AptSource]:
-    """deb822 stanzas (``Types``, ``URIs``, ``Suites``, ``Components``, ``Enabled``),
-    separated by blank lines; ``#`` lines are comments, indented lines continue a field."""
-    stanzas: list[dict[str, str]] = []
-    fields: dict[str, str] = {}
-    last = ""
-    for raw in [*text.splitlines(), ""]:
-        if raw.startswith("#"):
-            continue
-        if not raw.strip():
-            if fields:
-                stanzas.append(fields)
-            fields, last = {}, ""
-        elif raw[0] in " \t":
-            if last:
-                fields[last] += "\n" + raw.strip()
-        else:
-            key, colon, value = raw.partition(":")
-            if colon:
-                last = key.strip().lower()
-                fields[last] = value.strip()
-    return [
-        AptSource(
-            file,
-            tuple(stanza.get("types", "").split()),
-            tuple(stanza.get("uris", "").split()),
-            tuple(stanza.get("suites", "").split()),
-            tuple(stanza.get("components", "").split()),
-            stanza.get("enabled", "yes").strip().lower() not in {"no", "false", "0"},
-        )
-        for stanza in stanzas
-    ]
-
-
-def read_apt_sources(files: Iterable[Path]) -> list[AptSource]:
-    sources: list[AptSource] = []
-    for file in files:
-        try:
-            text = file.read_text(encoding="utf-8", errors="replace")
-        except OSError as error:
-            raise MirrorError(
-                f"cannot read the controller's apt sources ({error}): set {DEBIAN_MIRROR_VARIABLE}"
-            ) from error
-        parse = parse_deb822 if file.suffix == ".sources" else parse_one_line
-        sources += parse(text, file)
-    return sources
-
-
-def _serving(sources: Sequence[AptSource], suite: str) -> str | None:
-    """The first http(s) URI that serves ``suite`` with ``main``, in apt's order."""
-    for source in sources:
-        if source.serves(suite):
-            for uri in source.uris:
-                if is_web_url(uri):
-                    return uri.rstrip("/")
-    return None
-
-
-def _url_variable(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name, "").strip()
-    if not value:
-        return None
-    if not is_web_url(value):
-        raise MirrorError(f"{name}={value!r} is not an http(s) URL")
-    return value.rstrip("/")
+def deb_suites(targets: str) -> dict[str, str]:
+    """Suite (as the sources name it) -> the first http(s) URI apt fetches its ``deb`` packages
+    of ``main`` from, in apt's order, out of :data:`APT_TARGETS`' output."""
+    found: dict[str, str] = {}
+    for line in targets.splitlines():
+        fields = line.rsplit(" ", 3)  # from the right: a cdrom: URI has spaces
+        if len(fields) == 4 and fields[2:] == ["main", "deb"] and is_web_url(fields[0]):
+            found.setdefault(fields[1], fields[0].rstrip("/"))
+    return found
 
 
 def debian_mirrors(
-    suite: str, *, apt_dir: Path = APT_DIR, env: Mapping[str, str] | None = None
+    suite: str, *, env: Mapping[str, str] | None = None, run: Run = run_tool
 ) -> DebianMirrors:
     """The controller's Debian mirrors for ``suite`` (e.g. ``bookworm``).
 
     ``CAMOPS_DEBIAN_MIRROR`` replaces the archive and its ``-updates`` suite (a Debian mirror
-    carries both); ``CAMOPS_DEBIAN_SECURITY_MIRROR`` the security archive. Without them, apt's
-    sources decide; no security source on the controller gives ``security=None``.
+    carries both); ``CAMOPS_DEBIAN_SECURITY_MIRROR`` the security archive. Otherwise apt
+    decides; no security source on the controller gives ``security=None``.
     """
     env = os.environ if env is None else env
-    files = apt_source_files(apt_dir)
-    sources = read_apt_sources(files)
     archive = _url_variable(env, DEBIAN_MIRROR_VARIABLE)
-    updates = archive
-    if archive is None:
-        archive = _serving(sources, suite)
-        updates = _serving(sources, f"{suite}-updates")
-    if archive is None:
-        read = ", ".join(str(file) for file in files) or f"no sources file under {apt_dir}"
-        raise MirrorError(
-            f"no Debian mirror for {suite} (an http or https URI with component main) in the "
-            f"controller's apt sources ({read}): set {DEBIAN_MIRROR_VARIABLE} to the Debian "
-            f"archive to use, e.g. http://<mirror>/debian (and {DEBIAN_SECURITY_VARIABLE} "
-            "for security updates)"
-        )
-    security = _url_variable(env, DEBIAN_SECURITY_VARIABLE) or _serving(
-        sources, f"{suite}-security"
+    security = _url_variable(env, DEBIAN_SECURITY_VARIABLE)
+    if archive and security:
+        return DebianMirrors(archive, archive, security)
+    fix = (
+        f"set {DEBIAN_MIRROR_VARIABLE} to the Debian archive to use, e.g. http://<mirror>/debian "
+        f"(and {DEBIAN_SECURITY_VARIABLE} for security updates)"
     )
-    return DebianMirrors(archive, updates, security)
+    try:
+        apt = deb_suites(run(APT_TARGETS, env, fix))
+    except MirrorError:
+        if archive is None:
+            raise
+        apt = {}  # the archive is given; no security source then
+    if archive is None:
+        if suite not in apt:
+            raise MirrorError(
+                f"apt on the controller has no http(s) deb source of {suite} main ('apt-get "
+                f"indextargets' lists {', '.join(sorted(apt)) or 'none'}): {fix}"
+            )
+        archive, updates = apt[suite], apt.get(f"{suite}-updates")
+    else:
+        updates = archive
+    return DebianMirrors(archive, updates, security or apt.get(f"{suite}-security"))
 
 
 # -- Python ------------------------------------------------------------------------------------
@@ -257,93 +168,39 @@ class PythonIndexes:
         return (self.index_url, *self.extra_index_urls)
 
 
-def pip_config_files(
-    env: Mapping[str, str] | None = None, *, prefix: Path | None = None
-) -> list[Path]:
-    """pip's configuration files on this (Unix) controller, in pip's order (a later file wins):
-    global (``$XDG_CONFIG_DIRS/pip/pip.conf``, ``/etc/pip.conf``), user (``~/.pip/pip.conf``,
-    ``$XDG_CONFIG_HOME/pip/pip.conf``; skipped when ``PIP_CONFIG_FILE`` names a file), the
-    virtualenv's (``<sys.prefix>/pip.conf``), then ``PIP_CONFIG_FILE``. None at all when
-    ``PIP_CONFIG_FILE`` is ``/dev/null``, as in pip."""
-    env = os.environ if env is None else env
-    prefix = Path(sys.prefix) if prefix is None else prefix
-    config_file = env.get("PIP_CONFIG_FILE")
-    if config_file == os.devnull:
-        return []
-    home = Path(env.get("HOME") or Path.home())
-    system_dirs = env.get("XDG_CONFIG_DIRS", "").strip() or "/etc/xdg"
-    files = [Path(folder) / "pip" / "pip.conf" for folder in system_dirs.split(os.pathsep)]
-    files.append(Path("/etc/pip.conf"))
-    if not (config_file and Path(config_file).exists()):
-        user_dir = env.get("XDG_CONFIG_HOME", "").strip() or str(home / ".config")
-        files += [home / ".pip" / "pip.conf", Path(user_dir) / "pip" / "pip.conf"]
-    files.append(prefix / "pip.conf")
-    if config_file:
-        files.append(Path(config_file))
-    return files
+def pip_settings(listing: str) -> dict[str, str]:
+    """``pip config list``'s ``section.key='value'`` lines, as ``{"section.key": value}``."""
+    lines = (line.partition("=") for line in listing.splitlines())
+    return {key: str(ast.literal_eval(value)) for key, equals, value in lines if equals}
 
 
-def _pip_key(name: str) -> str:
-    return name.lower().replace("_", "-").removeprefix("--")
+def pip_setting(settings: Mapping[str, str], key: str) -> str:
+    """The value ``pip install`` takes for ``key`` (empty when unset)."""
+    values = (settings.get(f"{section}.{key}", "").strip() for section in PIP_SECTIONS)
+    return next((value for value in values if value), "")
 
 
-def pip_settings(files: Iterable[Path], env: Mapping[str, str]) -> dict[str, str]:
-    """What ``pip install`` reads: ``[global]`` then ``[install]`` (a later file wins within a
-    section, ``[install]`` over ``[global]``), then the ``PIP_*`` variables over both."""
-    sections: dict[str, dict[str, str]] = {name: {} for name in _PIP_SECTIONS}
-    for file in files:
-        parser = configparser.RawConfigParser()
-        try:
-            parser.read(file, encoding="utf-8")  # a missing file is skipped
-        except configparser.Error as error:
-            raise MirrorError(f"{file}: not a pip configuration file ({error})") from error
-        for name in _PIP_SECTIONS:
-            if parser.has_section(name):
-                sections[name].update({_pip_key(k): v for k, v in parser.items(name)})
-    settings: dict[str, str] = {}
-    for name in _PIP_SECTIONS:
-        settings.update({key: value for key, value in sections[name].items() if value})
-    for name, value in env.items():
-        if name.startswith("PIP_") and value:
-            settings[_pip_key(name[4:])] = value
-    return settings
-
-
-def pip_default_index() -> str:
-    """pip's own default index, as the pip installed with camops knows it (its
-    ``pip._internal.models.index.PyPI``): no index host is written into camops."""
-    try:
-        from pip._internal.models.index import PyPI  # noqa: PLC0415  # pip is optional here
-    except ImportError as error:
-        raise MirrorError(
-            f"no Python index is configured on the controller and pip ({sys.executable}) "
-            f"cannot say its default: set {PIP_INDEX_VARIABLE} or index-url in pip.conf"
-        ) from error
-    return str(PyPI.simple_url)
-
-
-def python_indexes(
-    *, env: Mapping[str, str] | None = None, files: Iterable[Path] | None = None
-) -> PythonIndexes:
+def python_indexes(*, env: Mapping[str, str] | None = None, run: Run = run_tool) -> PythonIndexes:
     """The controller's Python indexes: ``index-url`` (pip's default when none is configured)
     and the http(s) ``extra-index-url`` ones (``file://`` indexes are local: left out)."""
     env = os.environ if env is None else env
-    settings = pip_settings(pip_config_files(env) if files is None else files, env)
-    extras = tuple(
-        url.rstrip("/") for url in settings.get("extra-index-url", "").split() if is_web_url(url)
-    )
-    index = settings.get("index-url", "").strip()
+    fix = f"set {PIP_INDEX_VARIABLE} to the Python index the lab's hosts should use"
+    settings = pip_settings(run(PIP_CONFIG, env, fix))
+    index = pip_setting(settings, "index-url")
     if index and not is_web_url(index):
-        raise MirrorError(
-            f"pip's index-url on the controller is {index!r}, not an http(s) index the lab's "
-            f"hosts could reach: set {PIP_INDEX_VARIABLE} to one"
-        )
+        raise MirrorError(f"pip's index-url on the controller is {index!r}, not http(s): {fix}")
+    default = not index
+    if default:  # pip's own default index, from the pip that just answered (same interpreter)
+        from pip._internal.models.index import PyPI  # noqa: PLC0415
+
+        index = PyPI.simple_url
+    extras = pip_setting(settings, "extra-index-url").split()
     return PythonIndexes(
-        index_url=index.rstrip("/") if index else pip_default_index(),
-        extra_index_urls=extras,
-        default=not index,
-        cert=settings.get("cert") or None,
-        proxy=settings.get("proxy") or None,
+        index_url=index.rstrip("/"),
+        extra_index_urls=tuple(url.rstrip("/") for url in extras if is_web_url(url)),
+        default=default,
+        cert=pip_setting(settings, "cert") or None,
+        proxy=pip_setting(settings, "proxy") or None,
     )
 
 
@@ -353,49 +210,44 @@ Fetch = Callable[[str], tuple[str, str, bytes]]
 
 def web_fetcher(indexes: PythonIndexes, timeout: float = 20) -> Fetch:
     """Fetch as the controller's pip would: its CA bundle and proxy (else the environment's)."""
-    handlers: list[urllib.request.BaseHandler] = [
-        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=indexes.cert))
-    ]
-    if indexes.proxy:
-        handlers.append(urllib.request.ProxyHandler(dict.fromkeys(WEB_SCHEMES, indexes.proxy)))
-    opener = urllib.request.build_opener(*handlers)
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=indexes.cert)),
+        urllib.request.ProxyHandler(  # None: the environment's proxies
+            dict.fromkeys(WEB_SCHEMES, indexes.proxy) if indexes.proxy else None
+        ),
+    )
 
     def fetch(url: str) -> tuple[str, str, bytes]:
         if not is_web_url(url):
             raise OSError(f"not an http(s) URL: {url}")
         request = urllib.request.Request(url, headers={"Accept": "text/html"})  # noqa: S310
         with opener.open(request, timeout=timeout) as response:
-            return (
-                str(response.geturl()),
-                str(response.headers.get_content_type()),
-                bytes(response.read(64 * 1024 * 1024)),
-            )
+            content_type = str(response.headers.get_content_type())
+            return str(response.geturl()), content_type, bytes(response.read(64 << 20))
 
     return fetch
 
 
 class _Links(HTMLParser):
-    def __init__(self, base: str) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.base = base
         self.hrefs: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         href = dict(attrs).get("href")
-        if href and tag == "base":
-            self.base = urljoin(self.base, href)
-        elif href and tag == "a":
-            self.hrefs.append(urljoin(self.base, href))
+        if tag == "a" and href:
+            self.hrefs.append(href)
 
 
 def simple_page_links(url: str, content_type: str, body: bytes) -> list[str]:
-    """The file links of a simple-API project page (PEP 503 HTML or PEP 691 JSON), absolute."""
-    if content_type.endswith("+json") or content_type == "application/json":
-        files = json.loads(body).get("files", [])
-        return [urljoin(url, str(item["url"])) for item in files if "url" in item]
-    parser = _Links(url)
-    parser.feed(body.decode("utf-8", errors="replace"))
-    return parser.hrefs
+    """The file links of a simple-API project page (HTML, or PEP 691 JSON), absolute."""
+    if content_type.endswith("json"):
+        hrefs = [str(item["url"]) for item in json.loads(body).get("files", []) if "url" in item]
+    else:
+        parser = _Links()
+        parser.feed(body.decode("utf-8", errors="replace"))
+        hrefs = parser.hrefs
+    return [urljoin(url, href) for href in hrefs]
 
 
 def index_file_endpoints(
@@ -407,8 +259,7 @@ def index_file_endpoints(
     for project in projects:
         page = f"{index_url.rstrip('/')}/{project}/"
         try:
-            final, content_type, body = fetch(page)
-            links = simple_page_links(final, content_type, body)
+            links = simple_page_links(*fetch(page))
         except (OSError, ValueError) as error:  # URLError and HTTPError are OSErrors
             failures.append(f"{page}: {error}")
             continue
@@ -420,44 +271,21 @@ def index_file_endpoints(
 
 
 # -- npm ---------------------------------------------------------------------------------------
-def _registry(value: str, origin: str) -> str:
-    if not is_web_url(value):
-        raise MirrorError(
-            f"{origin} gives {value!r}, not an http(s) registry: set {NPM_REGISTRY_VARIABLE}"
-        )
-    return value.strip().rstrip("/") + "/"
-
-
-def npm_registry(*, env: Mapping[str, str] | None = None, npm: str | None = None) -> str:
-    """The npm registry of the controller, ending in ``/``: ``CAMOPS_NPM_REGISTRY``, npm's
-    ``npm_config_registry``, else ``npm config get registry`` (npm's default if unset)."""
+def npm_registry(*, env: Mapping[str, str] | None = None, run: Run = run_tool) -> str:
+    """The npm registry of the controller, ending in ``/``: ``CAMOPS_NPM_REGISTRY``, else
+    ``npm config get registry``."""
     env = os.environ if env is None else env
-    for name in (NPM_REGISTRY_VARIABLE, "npm_config_registry", "NPM_CONFIG_REGISTRY"):
-        if env.get(name, "").strip():
-            return _registry(env[name], name)
-    program = npm or shutil.which("npm", path=env.get("PATH"))
-    how = (
+    fix = (
         f"set {NPM_REGISTRY_VARIABLE} to the npm registry to use (the province's own mirror), "
         "e.g. http://<mirror>/npm/"
     )
-    if program is None:
-        raise MirrorError(f"npm is not installed on the controller to say its registry: {how}")
-    try:
-        result = subprocess.run(  # noqa: S603
-            [program, "config", "get", "registry"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env=dict(env),
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise MirrorError(f"'npm config get registry' failed ({error}): {how}") from error
-    if result.returncode != 0:
-        raise MirrorError(
-            f"'npm config get registry' failed: {result.stderr.strip()[-300:]}; {how}"
-        )
-    return _registry(result.stdout.strip(), "'npm config get registry'")
+    origin = NPM_REGISTRY_VARIABLE
+    registry = env.get(origin, "").strip()
+    if not registry:
+        origin, registry = "'npm config get registry'", run(NPM_REGISTRY, env, fix).strip()
+    if not is_web_url(registry):
+        raise MirrorError(f"{origin} gives {registry!r}, not an http(s) registry: {fix}")
+    return registry.rstrip("/") + "/"
 
 
 # -- all of them -------------------------------------------------------------------------------
@@ -469,6 +297,6 @@ class ControllerMirrors:
 
 
 def controller_mirrors(suite: str) -> ControllerMirrors:
-    """Every mirror the lab needs, from the controller's configuration (fails on the first
-    one missing, naming the variable to set)."""
+    """Every mirror the lab needs, from the controller's tools (fails on the first one missing,
+    naming the variable to set)."""
     return ControllerMirrors(debian_mirrors(suite), python_indexes(), npm_registry())

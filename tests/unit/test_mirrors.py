@@ -1,11 +1,16 @@
-"""infra.mirrors: the controller's apt, pip and npm configuration read, never a host written."""
+"""infra.mirrors: the controller's apt, pip and npm asked, never a host written.
+
+The selection is tested against captured answers of the tools (a fake runner); one real call
+of each tool on this machine checks that its answer still has the shape we read.
+"""
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,206 +23,187 @@ ARCHIVE = "http://mirror.example.test/debian"
 SECURITY = "http://mirror.example.test/debian-security"
 
 
-def _apt(tmp_path: Path, files: dict[str, str]) -> Path:
-    root = tmp_path / "apt"
-    (root / "sources.list.d").mkdir(parents=True)
-    for name, text in files.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
+class Tool:
+    """A fake runner: one captured answer, and the commands it was asked."""
+
+    def __init__(self, answer: str = "", error: str | None = None) -> None:
+        self.answer, self.error = answer, error
+        self.asked: list[tuple[str, ...]] = []
+
+    def __call__(self, command: Sequence[str], env: Mapping[str, str], fix: str) -> str:
+        self.asked.append(tuple(command))
+        if self.error is not None:
+            raise mirrors.MirrorError(f"{self.error}: {fix}")
+        return self.answer
 
 
-# -- Debian ------------------------------------------------------------------------------------
-def test_one_line_sources(tmp_path: Path) -> None:
-    apt = _apt(
-        tmp_path,
-        {
-            "sources.list": (
-                "# a comment line\n"
-                "deb-src http://src.example.test/debian bookworm main\n"
-                f"deb [arch=amd64 signed-by=/usr/share/keyrings/x.gpg] {ARCHIVE}/ bookworm main"
-                " contrib  # trailing comment\n"
-                f"deb\t{ARCHIVE} bookworm-updates main\n"
-                f"deb {SECURITY} bookworm-security main non-free-firmware\n"
-            )
-        },
-    )
-    found = mirrors.debian_mirrors("bookworm", apt_dir=apt, env={})
+# -- Debian: apt-get indextargets --------------------------------------------------------------
+# What apt 2.6 prints for APT_TARGETS (one line per index target, e.g. binary-amd64 and
+# binary-all Packages) with these sources, in apt's order:
+#   sources.list: deb http://flat.example.test/repo ./
+#                 deb [arch=amd64] cdrom:[Debian 12]/ bookworm main
+#   a.sources:    a stanza of http://off.example.test/debian with "Enabled: no", then
+#                 Types: deb deb-src / URIs: ARCHIVE / Suites: bookworm bookworm-updates /
+#                 Components: contrib main
+#   b.list:       deb http://later.example.test/debian bookworm main
+#                 deb SECURITY bookworm-security main
+INDEXTARGETS = f"""\
+http://flat.example.test/repo/ ./ $(COMPONENT) deb
+cdrom://Debian 12/ bookworm main deb
+cdrom://Debian 12/ bookworm main deb
+{ARCHIVE}/ bookworm contrib deb
+{ARCHIVE}/ bookworm contrib deb
+{ARCHIVE}/ bookworm main deb
+{ARCHIVE}/ bookworm main deb
+{ARCHIVE}/ bookworm-updates contrib deb
+{ARCHIVE}/ bookworm-updates contrib deb
+{ARCHIVE}/ bookworm-updates main deb
+{ARCHIVE}/ bookworm-updates main deb
+{ARCHIVE}/ bookworm contrib deb-src
+{ARCHIVE}/ bookworm main deb-src
+{ARCHIVE}/ bookworm-updates contrib deb-src
+{ARCHIVE}/ bookworm-updates main deb-src
+http://later.example.test/debian/ bookworm main deb
+http://later.example.test/debian/ bookworm main deb
+{SECURITY}/ bookworm-security main deb
+{SECURITY}/ bookworm-security main deb
+"""
+
+
+def test_debian_mirrors_from_apts_targets() -> None:
+    apt = Tool(INDEXTARGETS)
+    found = mirrors.debian_mirrors("bookworm", env={}, run=apt)
+    # A flat repository, cdrom: and deb-src are no mirror; the first deb main one wins.
     assert found == mirrors.DebianMirrors(ARCHIVE, ARCHIVE, SECURITY)
+    assert found.urls == (ARCHIVE, ARCHIVE, SECURITY)
+    assert apt.asked == [mirrors.APT_TARGETS]
+    assert mirrors.APT_TARGETS[:3] == ("apt-get", "indextargets", "--no-release-info")
 
 
-def test_deb822_sources_with_comments_continuations_and_disabled_stanzas(tmp_path: Path) -> None:
-    apt = _apt(
-        tmp_path,
-        {
-            "sources.list.d/debian.sources": (
-                "Types: deb\n"
-                "URIs: http://off.example.test/debian\n"
-                "Suites: bookworm\n"
-                "Components: main\n"
-                "Enabled: no\n"
-                "\n"
-                "Types: deb deb-src\n"
-                "# a snapshot, for the record\n"
-                f"URIs: {ARCHIVE}\n"
-                "Suites: bookworm bookworm-updates\n"
-                "Components: main non-free-firmware\n"
-                "Signed-By:\n"
-                " -----BEGIN PGP PUBLIC KEY BLOCK-----\n"
-                " .\n"
-                " -----END PGP PUBLIC KEY BLOCK-----\n"
-                "\n"
-                "\n"
-                "types: deb\n"
-                f"uris: {SECURITY}\n"
-                "suites: bookworm-security\n"
-                "components: main\n"
-            )
-        },
-    )
-    found = mirrors.debian_mirrors("bookworm", apt_dir=apt, env={})
-    assert found == mirrors.DebianMirrors(ARCHIVE, ARCHIVE, SECURITY)
-
-
-def test_files_apt_ignores_are_ignored_and_apt_order_decides(tmp_path: Path) -> None:
-    apt = _apt(
-        tmp_path,
-        {
-            # Sorted before the real one, but apt reads neither of these names.
-            "sources.list.d/a.sources.disabled-by-farm": (
-                "Types: deb\nURIs: http://disabled.example.test/debian\n"
-                "Suites: bookworm\nComponents: main\n"
-            ),
-            "sources.list.d/a.list.save": "deb http://backup.example.test/debian bookworm main\n",
-            "sources.list.d/b.list": "deb cdrom:[Debian 12]/ bookworm main\n",
-            "sources.list.d/c.list": f"deb {ARCHIVE} bookworm main\n",
-            "sources.list.d/d.sources": (
-                "Types: deb\nURIs: http://later.example.test/debian\n"
-                "Suites: bookworm\nComponents: main\n"
-            ),
-        },
-    )
-    assert [path.name for path in mirrors.apt_source_files(apt)] == [
-        "b.list",
-        "c.list",
-        "d.sources",
-    ]
-    found = mirrors.debian_mirrors("bookworm", apt_dir=apt, env={})
-    # cdrom: is no mirror; no -updates and no security source on this controller.
+def test_debian_without_updates_or_security() -> None:
+    found = mirrors.debian_mirrors("bookworm", env={}, run=Tool(f"{ARCHIVE}/ bookworm main deb\n"))
     assert found == mirrors.DebianMirrors(ARCHIVE, None, None)
-    assert found.urls == (ARCHIVE,)
 
 
-def test_variables_override_apt(tmp_path: Path) -> None:
-    apt = _apt(tmp_path, {"sources.list": f"deb {ARCHIVE} bookworm main\n"})
+def test_variables_override_apt() -> None:
     env = {
         "CAMOPS_DEBIAN_MIRROR": "http://apt.example.test/debian/",
         "CAMOPS_DEBIAN_SECURITY_MIRROR": "https://apt.example.test/security",
     }
-    found = mirrors.debian_mirrors("bookworm", apt_dir=apt, env=env)
+    apt = Tool(INDEXTARGETS)
+    found = mirrors.debian_mirrors("bookworm", env=env, run=apt)
     assert found == mirrors.DebianMirrors(
         "http://apt.example.test/debian",
         "http://apt.example.test/debian",
         "https://apt.example.test/security",
     )
+    assert apt.asked == []  # both given: apt is not asked
+    # The archive alone: apt still gives the security source, if it can.
+    archive = {"CAMOPS_DEBIAN_MIRROR": "http://apt.example.test/debian"}
+    assert mirrors.debian_mirrors("bookworm", env=archive, run=apt).security == SECURITY
+    no_apt = mirrors.debian_mirrors("bookworm", env=archive, run=Tool(error="no apt-get"))
+    assert no_apt == mirrors.DebianMirrors(
+        archive["CAMOPS_DEBIAN_MIRROR"], archive["CAMOPS_DEBIAN_MIRROR"]
+    )
     with pytest.raises(mirrors.MirrorError, match="CAMOPS_DEBIAN_MIRROR='ftp://x' is not"):
-        mirrors.debian_mirrors("bookworm", apt_dir=apt, env={"CAMOPS_DEBIAN_MIRROR": "ftp://x"})
+        mirrors.debian_mirrors("bookworm", env={"CAMOPS_DEBIAN_MIRROR": "ftp://x"}, run=apt)
 
 
-def test_no_mirror_found_names_the_files_read_and_the_variable(tmp_path: Path) -> None:
-    apt = _apt(
-        tmp_path,
-        {
-            "sources.list.d/other.list": f"deb {ARCHIVE} trixie main\n",
-            "sources.list.d/contrib.list": f"deb {ARCHIVE} bookworm contrib\n",
-        },
-    )
+def test_no_debian_mirror_names_what_apt_lists_and_the_variable() -> None:
+    apt = Tool(f"{ARCHIVE}/ trixie main deb\n{ARCHIVE}/ bookworm contrib deb\n")
     with pytest.raises(mirrors.MirrorError) as raised:
-        mirrors.debian_mirrors("bookworm", apt_dir=apt, env={})
+        mirrors.debian_mirrors("bookworm", env={}, run=apt)
     message = str(raised.value)
-    assert str(apt / "sources.list.d" / "other.list") in message
-    assert str(apt / "sources.list.d" / "contrib.list") in message
+    assert "no http(s) deb source of bookworm main" in message
+    assert "lists trixie" in message
     assert "CAMOPS_DEBIAN_MIRROR" in message
-    with pytest.raises(mirrors.MirrorError, match="no sources file under"):
-        mirrors.debian_mirrors("bookworm", apt_dir=tmp_path / "none", env={})
+    with pytest.raises(mirrors.MirrorError, match=r"lists none.*CAMOPS_DEBIAN_MIRROR"):
+        mirrors.debian_mirrors("bookworm", env={}, run=Tool(""))
+    with pytest.raises(mirrors.MirrorError, match=r"apt broke.*CAMOPS_DEBIAN_MIRROR"):
+        mirrors.debian_mirrors("bookworm", env={}, run=Tool(error="apt broke"))
 
 
-# -- Python ------------------------------------------------------------------------------------
-def _conf(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+@pytest.mark.skipif(shutil.which("apt-get") is None, reason="no apt on this machine")
+def test_apt_answers_in_the_shape_read() -> None:
+    answer = mirrors.run_tool(mirrors.APT_TARGETS, os.environ, "fix")
+    lines = answer.splitlines()
+    assert lines, "apt lists no source at all"
+    for line in lines:  # REPO_URI RELEASE COMPONENT TARGET_OF
+        fields = line.rsplit(" ", 3)
+        assert len(fields) == 4, line
+        assert fields[3] in ("deb", "deb-src"), line
+    assert all(mirrors.is_web_url(uri) for uri in mirrors.deb_suites(answer).values())
 
 
-def test_pip_files_in_pips_order(tmp_path: Path) -> None:
-    system = _conf(
-        tmp_path / "etc" / "pip.conf",
-        "[global]\nindex-url = https://system.example.test/simple\ncert = /etc/ca.pem\n",
-    )
-    user = _conf(
-        tmp_path / "user" / "pip.conf",
-        "[global]\nindex_url = https://user.example.test/simple/\n"
-        "extra-index-url =\n  file:///opt/wheels/simple\n  https://extra.example.test/simple\n",
-    )
-    found = mirrors.python_indexes(env={}, files=[system, user, tmp_path / "missing.conf"])
+# -- Python: pip config list -------------------------------------------------------------------
+# What `python -m pip config list` prints: every file's settings merged, then the variables.
+PIP_LIST = """\
+global.cert='/etc/ssl/ca.pem'
+global.extra-index-url='\\nfile:///opt/wheels/simple\\nhttps://extra.example.test/simple/'
+global.index-url='https://global.example.test/simple'
+global.find-links='/opt/wheels'
+install.index-url='https://install.example.test/simple/'
+download.index-url='https://download.example.test/simple'
+:env:.proxy='http://proxy.example.test:3128'
+:env:.disable-pip-version-check='1'
+"""
+
+
+def test_python_indexes_from_pips_configuration() -> None:
+    pip = Tool(PIP_LIST)
+    found = mirrors.python_indexes(env={}, run=pip)
+    # [install] over [global] (pip's precedence for `pip install`); file:// indexes are local.
     assert found == mirrors.PythonIndexes(
-        "https://user.example.test/simple",
+        "https://install.example.test/simple",
         ("https://extra.example.test/simple",),
         default=False,
-        cert="/etc/ca.pem",
+        cert="/etc/ssl/ca.pem",
+        proxy="http://proxy.example.test:3128",
     )
-    assert found.urls == ("https://user.example.test/simple", "https://extra.example.test/simple")
-
-
-def test_pip_install_section_and_environment_win(tmp_path: Path) -> None:
-    conf = _conf(
-        tmp_path / "pip.conf",
-        "[install]\nindex-url = https://install.example.test/simple\n"
-        "[global]\nindex-url = https://global.example.test/simple\n"
-        "[download]\nindex-url = https://download.example.test/simple\n",
+    assert found.urls == (
+        "https://install.example.test/simple",
+        "https://extra.example.test/simple",
     )
-    assert mirrors.python_indexes(env={}, files=[conf]).index_url == (
-        "https://install.example.test/simple"
+    assert pip.asked == [(sys.executable, "-m", "pip", "config", "list")]
+
+
+def test_pip_variables_win() -> None:
+    listing = PIP_LIST + (
+        ":env:.index-url='https://env.example.test/simple'\n"
+        ":env:.extra-index-url='https://a.example.test/s https://b.example.test/s'\n"
     )
-    env = {"PIP_INDEX_URL": "https://env.example.test/simple", "PIP_PROXY": "http://p:3128"}
-    found = mirrors.python_indexes(env=env, files=[conf])
-    assert (found.index_url, found.proxy) == ("https://env.example.test/simple", "http://p:3128")
+    found = mirrors.python_indexes(env={}, run=Tool(listing))
+    assert found.urls == (
+        "https://env.example.test/simple",
+        "https://a.example.test/s",
+        "https://b.example.test/s",
+    )
 
 
-def test_pip_default_index_is_pips_own(tmp_path: Path) -> None:
+def test_pip_default_index_is_pips_own() -> None:
     from pip._internal.models.index import PyPI  # noqa: PLC0415
 
-    found = mirrors.python_indexes(env={}, files=[_conf(tmp_path / "pip.conf", "[global]\n")])
+    found = mirrors.python_indexes(env={}, run=Tool(":env:.default-timeout='60'\n"))
     assert found.default
     assert found.index_url == PyPI.simple_url
+    assert (found.extra_index_urls, found.cert, found.proxy) == ((), None, None)
 
 
-def test_pip_file_index_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(mirrors.MirrorError, match="PIP_INDEX_URL"):
-        mirrors.python_indexes(env={"PIP_INDEX_URL": "file:///srv/simple"}, files=[])
+def test_pip_file_index_is_refused_and_a_failing_pip_named() -> None:
+    with pytest.raises(mirrors.MirrorError, match=r"not http.*PIP_INDEX_URL"):
+        mirrors.python_indexes(env={}, run=Tool(":env:.index-url='file:///srv/simple'\n"))
+    with pytest.raises(mirrors.MirrorError, match=r"No module named pip.*PIP_INDEX_URL"):
+        mirrors.python_indexes(env={}, run=Tool(error="No module named pip"))
 
 
-def test_pip_config_files_are_the_ones_pip_reads(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pip._internal.configuration import Configuration  # noqa: PLC0415
-
-    def pips() -> list[Path]:
-        return [
-            Path(f) for _, files in Configuration(isolated=False).iter_config_files() for f in files
-        ]
-
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CONFIG_DIRS", f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.delenv("PIP_CONFIG_FILE", raising=False)
-    assert mirrors.pip_config_files() == pips()
-    monkeypatch.delenv("XDG_CONFIG_HOME")
-    monkeypatch.delenv("XDG_CONFIG_DIRS")
-    assert mirrors.pip_config_files() == pips()
-    # A PIP_CONFIG_FILE that exists replaces the user's files; /dev/null: no file at all.
-    monkeypatch.setenv("PIP_CONFIG_FILE", str(_conf(tmp_path / "env.conf", "[global]\n")))
-    assert mirrors.pip_config_files() == pips()
-    assert mirrors.pip_config_files({"PIP_CONFIG_FILE": os.devnull}) == []
+def test_pip_answers_in_the_shape_read() -> None:
+    env = {**os.environ, "PIP_INDEX_URL": "https://index.example.test/simple/"}
+    answer = mirrors.run_tool(mirrors.PIP_CONFIG, env, "fix")
+    settings = mirrors.pip_settings(answer)
+    assert settings[":env:.index-url"] == "https://index.example.test/simple/"
+    assert all("." in key for key in settings), settings
+    found = mirrors.python_indexes(env=env, run=lambda *_: answer)
+    assert (found.index_url, found.default) == ("https://index.example.test/simple", False)
 
 
 # -- where an index serves its files -----------------------------------------------------------
@@ -250,8 +236,8 @@ def test_file_hosts_from_a_json_page_after_a_failure() -> None:
     def fetch(url: str) -> tuple[str, str, bytes]:
         if url.endswith("/pip/"):
             raise OSError("HTTP Error 404: Not Found")
-        body = json.dumps({"files": [{"url": "http://store.example.test/s-1.0.tar.gz"}]})
-        return url, "application/vnd.pypi.simple.v1+json", body.encode()
+        body = b'{"files": [{"url": "http://store.example.test/s-1.0.tar.gz"}]}'
+        return url, "application/vnd.pypi.simple.v1+json", body
 
     assert mirrors.index_file_endpoints(INDEX, fetch) == ["store.example.test:80"]
 
@@ -300,38 +286,52 @@ def test_web_fetcher_asks_the_index(local_index: str, monkeypatch: pytest.Monkey
     assert mirrors.index_file_endpoints(local_index, fetch) == [f"127.0.0.1:{port}"]
 
 
-# -- npm ---------------------------------------------------------------------------------------
-def _npm(tmp_path: Path, output: str, status: int = 0) -> Path:
-    script = tmp_path / "bin" / "npm"
+# -- npm: npm config get registry --------------------------------------------------------------
+def test_npm_registry_from_npm() -> None:
+    npm = Tool("http://npm.example.test/registry\n")
+    assert mirrors.npm_registry(env={}, run=npm) == "http://npm.example.test/registry/"
+    assert npm.asked == [("npm", "config", "get", "registry")]
+
+
+def test_npm_registry_variable_first() -> None:
+    npm = Tool("http://npm.example.test/")
+    env = {"CAMOPS_NPM_REGISTRY": "http://camops.example.test/npm"}
+    assert mirrors.npm_registry(env=env, run=npm) == "http://camops.example.test/npm/"
+    assert npm.asked == []
+
+
+def test_npm_missing_failing_or_odd_names_the_variable() -> None:
+    with pytest.raises(mirrors.MirrorError, match=r"failed.*CAMOPS_NPM_REGISTRY"):
+        mirrors.npm_registry(env={}, run=Tool(error="'npm config get registry' failed"))
+    with pytest.raises(mirrors.MirrorError, match=r"not an http.*CAMOPS_NPM_REGISTRY"):
+        mirrors.npm_registry(env={}, run=Tool("undefined\n"))
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="no npm on this machine")
+def test_npm_answers_in_the_shape_read() -> None:
+    env = {name: value for name, value in os.environ.items() if name != "CAMOPS_NPM_REGISTRY"}
+    answer = mirrors.run_tool(mirrors.NPM_REGISTRY, env, "fix").strip()
+    assert mirrors.is_web_url(answer), answer
+    assert mirrors.npm_registry(env=env, run=lambda *_: answer).endswith("/")
+
+
+# -- running a tool ----------------------------------------------------------------------------
+def _script(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "bin" / "tool"
     script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(f"#!/bin/sh\necho '{output}'\nexit {status}\n", encoding="utf-8")
+    script.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
     script.chmod(0o755)
     return script
 
 
-def test_npm_registry_from_npm(tmp_path: Path) -> None:
-    npm = _npm(tmp_path, "http://npm.example.test/registry")
-    env = {"PATH": str(npm.parent)}
-    assert mirrors.npm_registry(env=env) == "http://npm.example.test/registry/"
-
-
-def test_npm_registry_variables_first(tmp_path: Path) -> None:
-    npm = _npm(tmp_path, "http://npm.example.test/")
-    env = {"PATH": str(npm.parent), "npm_config_registry": "https://config.example.test/npm/"}
-    assert mirrors.npm_registry(env=env) == "https://config.example.test/npm/"
-    env["CAMOPS_NPM_REGISTRY"] = "http://camops.example.test/npm"
-    assert mirrors.npm_registry(env=env) == "http://camops.example.test/npm/"
-
-
-def test_npm_missing_or_failing_names_the_variable(tmp_path: Path) -> None:
-    with pytest.raises(mirrors.MirrorError, match=r"not installed.*CAMOPS_NPM_REGISTRY"):
-        mirrors.npm_registry(env={"PATH": str(tmp_path)})
-    npm = _npm(tmp_path, "undefined", status=1)
-    with pytest.raises(mirrors.MirrorError, match=r"failed.*CAMOPS_NPM_REGISTRY"):
-        mirrors.npm_registry(env={"PATH": str(npm.parent)})
-    npm = _npm(tmp_path, "undefined")
-    with pytest.raises(mirrors.MirrorError, match=r"not an http.*CAMOPS_NPM_REGISTRY"):
-        mirrors.npm_registry(env={"PATH": str(npm.parent)})
+def test_run_tool(tmp_path: Path) -> None:
+    env = {"PATH": str(_script(tmp_path, 'echo "$1 $TOOL_VARIABLE"').parent)}
+    assert mirrors.run_tool(["tool", "asked"], {**env, "TOOL_VARIABLE": "x"}, "fix") == "asked x\n"
+    with pytest.raises(mirrors.MirrorError, match="not installed on the controller: set X"):
+        mirrors.run_tool(["absent-tool"], env, "set X")
+    _script(tmp_path, "echo 'E: Malformed entry 1 in list file' >&2; exit 100")
+    with pytest.raises(mirrors.MirrorError, match=r"'tool a' failed: E: Malformed.*; set X"):
+        mirrors.run_tool(["tool", "a"], env, "set X")
 
 
 def test_endpoints() -> None:
