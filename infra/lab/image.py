@@ -7,8 +7,12 @@ installed at boot (the lab's stand-in for cloud-init). Roles install everything 
 ``camera``: ``base`` plus the GStreamer packages of the camera simulator, so the lab's camera
 fixtures start in seconds; the ``lab_camera`` role still declares them.
 
-Each image is tagged with a hash of what goes into it, so a changed package list or build
-script makes a new image and an unchanged one is reused.
+The Debian mirror is the controller's own (:mod:`infra.mirrors`): debootstrap fetches from it,
+and the image's ``/etc/apt/sources.list`` is written from it at build time (the lab's hosts
+reach it through the lab's package proxy, set at boot by ``camops-lab-init``).
+
+Each image is tagged with a hash of what goes into it, so a changed package list, mirror or
+build script makes a new image and an unchanged one is reused.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from pathlib import Path
 import yaml
 
 from infra.lab import podman
+from infra.mirrors import DEBIAN_SECURITY_VARIABLE, DebianMirrors
 
 SUITE = "bookworm"
-MIRROR = "http://deb.debian.org/debian"
 BASE_REPO = "localhost/camops-lab-base"
 CAMERA_REPO = "localhost/camops-lab-camera"
 
@@ -57,6 +61,23 @@ def camera_packages() -> tuple[str, ...]:
 ROOTFS_FILES = Path(__file__).parent / "rootfs"
 
 
+def apt_sources(debian: DebianMirrors) -> str:
+    """The image's ``/etc/apt/sources.list``: the controller's mirrors for the lab's release."""
+    lines = [
+        "# Written by camops lab at image build time from the controller's Debian mirrors.",
+        f"deb {debian.archive} {SUITE} main",
+    ]
+    if debian.updates:
+        lines.append(f"deb {debian.updates} {SUITE}-updates main")
+    if debian.security:
+        lines.append(f"deb {debian.security} {SUITE}-security main")
+    else:
+        lines.append(
+            f"# No {SUITE}-security source on the controller ({DEBIAN_SECURITY_VARIABLE} sets one)."
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _digest(*parts: str) -> str:
     sha = hashlib.sha256()
     for part in parts:
@@ -86,19 +107,20 @@ def _tag_latest(spec: ImageSpec) -> ImageSpec:
     return spec
 
 
-def base_spec() -> ImageSpec:
+def base_spec(debian: DebianMirrors) -> ImageSpec:
     digest = _digest(
         SUITE,
-        MIRROR,
+        debian.archive,
         *BASE_PACKAGES,
         _tree_text(ROOTFS_FILES),
+        apt_sources(debian),
         Path(__file__).read_text(encoding="utf-8"),
     )
     return ImageSpec("base", f"{BASE_REPO}:{digest}")
 
 
-def camera_spec() -> ImageSpec:
-    digest = _digest(base_spec().reference, *camera_packages())
+def camera_spec(debian: DebianMirrors) -> ImageSpec:
+    digest = _digest(base_spec(debian).reference, *camera_packages())
     return ImageSpec("camera", f"{CAMERA_REPO}:{digest}")
 
 
@@ -106,9 +128,10 @@ def _run(args: list[str], **kwargs: object) -> None:
     subprocess.run(args, check=True, **kwargs)  # type: ignore[call-overload]  # noqa: S603
 
 
-def build_base(workdir: Path, log: Path) -> ImageSpec:
-    """debootstrap a minimal Debian 12 and import it, unless the tagged image exists."""
-    spec = base_spec()
+def build_base(workdir: Path, log: Path, debian: DebianMirrors) -> ImageSpec:
+    """debootstrap a minimal Debian 12 from the controller's mirror and import it, unless the
+    tagged image exists."""
+    spec = base_spec(debian)
     if podman.image_exists(spec.reference):
         return _tag_latest(spec)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -122,13 +145,14 @@ def build_base(workdir: Path, log: Path) -> ImageSpec:
                     f"--include={','.join(BASE_PACKAGES)}",
                     SUITE,
                     str(rootfs),
-                    MIRROR,
+                    debian.archive,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-            # The lab's files (sources, boot-time init, sshd drop-in) then the ops user.
+            # The lab's files (boot-time init, its unit), apt's sources, then the ops user.
             shutil.copytree(ROOTFS_FILES, rootfs, dirs_exist_ok=True)
+            (rootfs / "etc/apt/sources.list").write_text(apt_sources(debian), encoding="utf-8")
             _run(
                 ["chroot", str(rootfs), "/bin/sh", "/usr/local/sbin/camops-lab-prepare"],
                 stdout=out,
@@ -163,12 +187,12 @@ def build_base(workdir: Path, log: Path) -> ImageSpec:
     return _tag_latest(spec)
 
 
-def build_camera(workdir: Path, log: Path) -> ImageSpec:
+def build_camera(workdir: Path, log: Path, debian: DebianMirrors) -> ImageSpec:
     """The camera fixture image: base plus GStreamer, unless the tagged image exists."""
-    spec = camera_spec()
+    spec = camera_spec(debian)
     if podman.image_exists(spec.reference):
         return _tag_latest(spec)
-    base = build_base(workdir, log)
+    base = build_base(workdir, log, debian)
     context = Path(tempfile.mkdtemp(prefix="camera-", dir=workdir))
     try:
         (context / "Containerfile").write_text(

@@ -24,11 +24,11 @@ from typing import Any
 
 import yaml
 
-from infra import loader, vault
+from infra import loader, mirrors, vault
 from infra.lab import image, podman
 from infra.lab.plan import LABEL, HostKind, LabHost, LabPlan, LabPlanError, build
+from infra.lab.proxy import FILES_HOSTS_CACHE, Proxy, tunnelled_endpoints
 from infra.lab.proxy import PORT as PROXY_PORT
-from infra.lab.proxy import Proxy
 from infra.model import Inventory
 from infra.problems import errors
 from infra.validate import validate
@@ -207,7 +207,15 @@ def _ensure_ssh_key(lab: Lab) -> None:
 MOLECULE_HOST = "_molecule"
 
 
-def _write_host_config(lab: Lab, host: LabHost | None) -> None:
+def pip_index_lines(python: mirrors.PythonIndexes) -> str:
+    """The controller's indexes as lines of a host's pip.conf (the lab's init appends them)."""
+    lines = f"index-url = {python.index_url}\n"
+    if python.extra_index_urls:
+        lines += f"extra-index-url = {' '.join(python.extra_index_urls)}\n"
+    return lines
+
+
+def _write_host_config(lab: Lab, host: LabHost | None, python: mirrors.PythonIndexes) -> None:
     """The host's /etc/camops-lab; ``None``: the one molecule instances mount."""
     folder = lab.host_dir(host) if host else lab.state / "hosts" / MOLECULE_HOST
     if host is None:
@@ -216,6 +224,8 @@ def _write_host_config(lab: Lab, host: LabHost | None) -> None:
     files = {
         "authorized_keys": lab.ssh_key.with_suffix(".pub").read_text(encoding="utf-8"),
         "proxy": lab.proxy.url + "\n",
+        # pip on the host uses the controller's indexes, the ones the proxy lets through.
+        "pip-index": pip_index_lines(python),
         "addresses": "".join(
             f"{a.mac} {a.ip}/{a.network.subnet.prefixlen}\n"
             for a in host.attachments
@@ -415,8 +425,9 @@ def _wait_ssh(lab: Lab, timeout: float = 90) -> None:
     lab.known_hosts.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def lab_hosts_document(lab: Lab) -> dict[str, Any]:
-    """The Ansible connection settings of the lab, merged with the model's inventory."""
+def lab_hosts_document(lab: Lab, npm_registry: str) -> dict[str, Any]:
+    """The Ansible connection settings of the lab, merged with the model's inventory, and the
+    mirrors of the controller that roles fetch from on the controller (``npm_registry``)."""
     state = lab.state.resolve()
     common_ssh_args = (
         f"-o UserKnownHostsFile={state / 'ssh' / 'known_hosts'} -o StrictHostKeyChecking=yes"
@@ -474,6 +485,9 @@ def lab_hosts_document(lab: Lab) -> dict[str, Any]:
                 "camops_lab_proxy": lab.proxy.url,
                 # What a site's NVR may reach besides central: the lab's package proxy.
                 "camops_package_proxy": f"{lab.proxy.address}:{PROXY_PORT}",
+                # Where the platform role fetches hls.js (on the controller): the
+                # controller's npm registry (infra.mirrors), as a province sets its own.
+                "platform_npm_registry": npm_registry,
             },
             "hosts": hostvars,
             "children": {"lab_cameras": {"hosts": cameras}},
@@ -481,10 +495,10 @@ def lab_hosts_document(lab: Lab) -> dict[str, Any]:
     }
 
 
-def _write_lab_hosts(lab: Lab) -> None:
+def _write_lab_hosts(lab: Lab, npm_registry: str) -> None:
     text = (
         "---\n# Written by `camops lab up`: how Ansible reaches the lab's hosts. Not in git.\n"
-        + yaml.safe_dump(lab_hosts_document(lab), sort_keys=False, allow_unicode=True)
+        + yaml.safe_dump(lab_hosts_document(lab, npm_registry), sort_keys=False, allow_unicode=True)
     )
     path = lab.lab_hosts_file
     if not path.exists() or path.read_text(encoding="utf-8") != text:
@@ -598,24 +612,33 @@ def provision_cameras(lab: Lab, log: Log) -> None:
     log(f"cameras provisioned (changed={changed})")
 
 
+def _controller_mirrors() -> mirrors.ControllerMirrors:
+    """The controller's Debian mirror, Python indexes and npm registry (never a host of ours)."""
+    try:
+        return mirrors.controller_mirrors(image.SUITE)
+    except mirrors.MirrorError as error:
+        raise LabError(str(error)) from error
+
+
 def up(inventory_path: str, log: Log = print, provision: bool = True) -> Timings:
     """Bring the lab of an inventory up; a second call changes nothing."""
     timings = Timings()
     lab = open_lab(inventory_path)
     _check_tools()
+    sources = _controller_mirrors()
     lab.state.mkdir(exist_ok=True)
     build_log = lab.state / "build.log"
     with timings.phase("images"):
         images = {
-            "base": image.build_base(lab.state / "build", build_log).reference,
-            "camera": image.build_camera(lab.state / "build", build_log).reference,
+            "base": image.build_base(lab.state / "build", build_log, sources.debian).reference,
+            "camera": image.build_camera(lab.state / "build", build_log, sources.debian).reference,
         }
     with timings.phase("networks"):
         _ensure_ssh_key(lab)
         created = _ensure_networks(lab)
         for host in lab.plan.hosts:
-            _write_host_config(lab, host)
-        _write_host_config(lab, None)
+            _write_host_config(lab, host, sources.python)
+        _write_host_config(lab, None, sources.python)
         ensure_vault(lab, log)
     if created:
         log(f"networks created: {', '.join(created)}")
@@ -625,11 +648,12 @@ def up(inventory_path: str, log: Log = print, provision: bool = True) -> Timings
     log("containers: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
     with timings.phase("routes+proxy"):
         _routes(lab)
-        pid = lab.proxy.start()
-    log(f"package proxy {lab.proxy.url} (apt-cacher-ng pid {pid})")
+        tunnelled = tunnelled_endpoints(sources, lab.proxy.state / FILES_HOSTS_CACHE, log)
+        pid = lab.proxy.start(tunnelled)
+    log(f"package proxy {lab.proxy.url} (apt-cacher-ng pid {pid}; HTTPS to {len(tunnelled)} hosts)")
     with timings.phase("ssh"):
         _wait_ssh(lab)
-        _write_lab_hosts(lab)
+        _write_lab_hosts(lab, sources.npm_registry)
     log(f"{len(lab.plan.hosts)} hosts answer SSH; Ansible settings in {lab.lab_hosts_file}")
     if provision:
         with timings.phase("cameras"):
@@ -641,6 +665,12 @@ def up(inventory_path: str, log: Log = print, provision: bool = True) -> Timings
 def down(inventory_path: str, log: Log = print, purge: bool = False) -> None:
     """Remove what ``up`` made: containers, networks, routes, the proxy process."""
     lab = open_lab(inventory_path)
+    debian = None
+    if purge:  # the images' tags depend on the controller's Debian mirror
+        try:
+            debian = mirrors.debian_mirrors(image.SUITE)
+        except mirrors.MirrorError as error:
+            raise LabError(f"{error} (needed to name the lab's images)") from error
     label = f"{LABEL}={lab.inventory.name}"
     containers = sorted(
         set(podman.names("container", label))
@@ -661,8 +691,8 @@ def down(inventory_path: str, log: Log = print, purge: bool = False) -> None:
         log("package proxy stopped")
     lab.lab_hosts_file.unlink(missing_ok=True)
     lab.known_hosts.unlink(missing_ok=True)
-    if purge:
-        for spec in (image.camera_spec(), image.base_spec()):
+    if debian is not None:
+        for spec in (image.camera_spec(debian), image.base_spec(debian)):
             if podman.image_exists(spec.reference):
                 podman.run("rmi", spec.reference)
         _remove_lab_vault(lab)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import subprocess
 
+from infra import mirrors
 from infra.lab import lab as lab_module
 from infra.lab.plan import HostKind
 from tests.lab.conftest import camops, ssh
@@ -61,17 +62,22 @@ def test_hosts_install_packages_through_the_proxy(lab: lab_module.Lab) -> None:
     nvr = next(h for h in lab.plan.hosts if h.kind is HostKind.NVR)
     run = ssh(lab, nvr, "cd /tmp && apt-get download hello && ls hello_*.deb && rm hello_*.deb")
     assert run.returncode == 0, run.stderr
-    pypi = ssh(
+    # The controller's Python index: the hosts' pip uses it, the lab's proxy lets it through.
+    index_url = mirrors.python_indexes().index_url
+    pip_conf = ssh(lab, nvr, "cat /etc/pip.conf")
+    assert f"index-url = {index_url}\n" in pip_conf.stdout, pip_conf.stdout
+    page = f"{index_url}/{mirrors.PROBE_PROJECTS[0]}/"
+    index = ssh(
         lab,
         nvr,
         'python3 -c "import ssl, urllib.request; '
         "p=urllib.request.ProxyHandler({'https': open('/etc/camops-lab/proxy').read().strip()}); "
         "c=urllib.request.HTTPSHandler(context=ssl.create_default_context("
         "cafile='/etc/camops-lab/ca-bundle.crt')); "
-        "print(urllib.request.build_opener(p, c).open('https://pypi.org/simple/six/', "
+        f"print(urllib.request.build_opener(p, c).open('{page}', "
         'timeout=20).status)"',
     )
-    assert pypi.stdout.strip() == "200", pypi.stderr
+    assert index.stdout.strip() == "200", index.stderr
 
 
 def test_lab_networks_have_no_route_out(lab: lab_module.Lab) -> None:

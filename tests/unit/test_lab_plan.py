@@ -91,8 +91,10 @@ def test_lab_refuses_an_invalid_inventory(lab: InventoryCopy) -> None:
 
 def test_lab_hosts_document() -> None:
     lab = lab_module.open_lab(str(INVENTORIES / "lab"))
-    doc = lab_module.lab_hosts_document(lab)
+    doc = lab_module.lab_hosts_document(lab, "http://npm.example.test/")
     assert doc["all"]["vars"]["ansible_user"] == "camops"
+    # The controller's npm registry, for the platform role's fetch on the controller.
+    assert doc["all"]["vars"]["platform_npm_registry"] == "http://npm.example.test/"
     cameras = doc["all"]["children"]["lab_cameras"]["hosts"]
     # Camera simulators are fixtures reached through podman, whatever the site firewall allows.
     assert cameras["south_cam02"]["ansible_host"] == "camops-lab-south_cam02"
