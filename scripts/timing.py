@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The CI run's timing table (docs/testing.md, "Reading the timing table").
+"""The CI run's timing table (docs/testing.md, "The timing table").
 
     scripts/timing.py run NAME -- COMMAND...   run COMMAND, record NAME's wall time and exit status
     scripts/timing.py record NAME SECONDS STATUS   record a step timed by its caller
