@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
-BASE = "https://10.78.0.200"
+#: The instance's address on the lab WAN (scripts/test-lab.sh gives each scenario its own).
+BASE = f"https://{os.environ.get('CAMOPS_MOLECULE_IP', '10.78.0.200')}"
 #: A tiny HTTPS client on the instance (no curl in the image): status and body, CA checked.
 FETCH = """
 import ssl, sys, urllib.request, urllib.error
