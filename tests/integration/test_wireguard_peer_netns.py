@@ -216,3 +216,32 @@ def test_peer_lifecycle_on_real_wireguard(pair: Pair) -> None:
     assert removed["diff"]["after"] == {"state": "absent"}
     assert list((pair.config_dir / f"{pair.hub_if}.peers.d").iterdir()) == []
     assert pair.module(name=name, state="absent")["changed"] is False
+
+
+def test_another_sites_key_or_networks_are_refused_and_check_mode_applies_nothing(
+    pair: Pair,
+) -> None:
+    """On the real hub: a second site claiming the first one's networks, or its key, is refused
+    and the hub keeps exactly what it had; check mode of a new site reports the change and
+    leaves the hub, its routes and its peer files as they were."""
+    name = "lab_north_school"
+    assert pair.module(name=name, public_key=pair.site_key, allowed_ips=NORTH)["changed"]
+    registered = pair.hub_peers()
+    files = sorted(p.name for p in (pair.config_dir / f"{pair.hub_if}.peers.d").iterdir())
+    other_key = sh("wg", "pubkey", stdin=sh("wg", "genkey")).strip()
+
+    overlap = pair.module(name="intruder", public_key=other_key, allowed_ips=["10.79.1.128/25"])
+    assert overlap.get("failed") is True
+    assert "overlap peer lab_north_school" in overlap["msg"]
+    same_key = pair.module(name="intruder", public_key=pair.site_key, allowed_ips=["10.79.2.0/24"])
+    assert same_key.get("failed") is True
+    assert "already the key of peer lab_north_school" in same_key["msg"]
+
+    planned = pair.module(
+        "--check", "--diff", name="south", public_key=other_key, allowed_ips=["10.79.2.0/24"]
+    )
+    assert planned["changed"] is True
+    assert planned["diff"]["after"]["allowed_ips"] == ["10.79.2.0/24"]
+    assert pair.hub_peers() == registered
+    assert pair.route_dev("10.79.2.1") != pair.hub_if
+    assert sorted(p.name for p in (pair.config_dir / f"{pair.hub_if}.peers.d").iterdir()) == files

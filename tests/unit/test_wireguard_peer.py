@@ -219,26 +219,6 @@ def test_a_peer_never_registered_needs_its_key(tmp_path: Path) -> None:
         run(FakeHost(), tmp_path, enabled=False)
 
 
-def test_check_mode_plan_changes_nothing(tmp_path: Path) -> None:
-    host = FakeHost()
-    manager = wgm.PeerManager(host, "wg0", str(tmp_path))
-    desired = wgm.Desired("lab_north_school", "wg0", "present", KEY_A, NORTH)
-    todo = wgm.plan(desired, manager.current("lab_north_school"))
-    assert todo.changed  # what a check run reports; nothing was applied
-    assert host.peers == {}
-    assert not (tmp_path / "wg0.peers.d").exists()
-
-
-def test_another_sites_key_or_networks_are_refused(tmp_path: Path) -> None:
-    host = FakeHost()
-    run(host, tmp_path, public_key=KEY_A, allowed_ips=NORTH)
-    with pytest.raises(wgm.WireguardError, match=r"overlap peer lab_north_school"):
-        run(host, tmp_path, "intruder", public_key=KEY_B, allowed_ips=["10.79.1.128/25"])
-    with pytest.raises(wgm.WireguardError, match="already the key of peer lab_north_school"):
-        run(host, tmp_path, "intruder", public_key=KEY_A, allowed_ips=["10.79.2.0/24"])
-    assert host.peers == {KEY_A: ["10.79.1.0/24", "10.99.0.11/32"]}
-
-
 def test_missing_interface_fails_clearly_but_plans(tmp_path: Path) -> None:
     host = FakeHost(interface_up=False)
     manager = wgm.PeerManager(host, "wg0", str(tmp_path))
