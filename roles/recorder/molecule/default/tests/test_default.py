@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -51,7 +52,9 @@ def test_kill_9_loses_at_most_the_open_segment(host: Any) -> None:
 
 
 def test_chain_is_sealed_and_verifies(host: Any) -> None:
-    host.run(f"{AGENT} seal --root /var/lib/camops/recordings --segment-seconds 5")
+    sealed = host.run(f"{AGENT} seal --root /var/lib/camops/recordings --segment-seconds 5")
+    assert sealed.rc == 0, sealed.stderr
+    assert re.fullmatch(r"sealed \d+ segment\(s\)\n", sealed.stdout), sealed.stdout
     check = host.run(
         "sudo env PYTHONPATH=/opt/camops/lib python3 -c "
         '"from datetime import UTC, datetime, timedelta; from pathlib import Path; '
@@ -65,7 +68,17 @@ def test_chain_is_sealed_and_verifies(host: Any) -> None:
 
 
 def test_sweep_writes_metrics(host: Any) -> None:
-    host.run("sudo systemctl start camops-recorder-sweep.service")
+    """The sweep unit itself succeeds (the metrics timer writes the same file: a crashing
+    sweeper must not pass on the timer's metrics)."""
+    since = host.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()  # journalctl's local time
+    swept = host.run("sudo systemctl start camops-recorder-sweep.service")
+    assert swept.rc == 0, swept.stderr
+    result = host.run("systemctl show -p Result --value camops-recorder-sweep.service")
+    assert result.stdout.strip() == "success"
+    journal = host.run(
+        f"sudo journalctl -u camops-recorder-sweep.service --since '{since}' -o cat --no-pager"
+    ).stdout
+    assert re.search(r"deleted 0 segment\(s\) past retention, kept [1-9]\d*", journal), journal
     text = host.file("/var/lib/prometheus/node-exporter/camops_recorder.prom").content_string
     assert 'camops_recorder_segments{camera="molecule_cam"}' in text
     assert "camops_recorder_retention_days 30" in text
