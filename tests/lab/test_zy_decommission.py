@@ -190,9 +190,12 @@ def test_removal_keeps_protected_video_and_ends_access_for_good(
 
 #: Run on the NVR with the camera tools' Python: can this credential log in over ONVIF?
 #: (host, port, username, password on standard input: never on a command line.)
+#: "refused" only for the camera's own answer (an ONVIF "not authorized" fault); anything else
+#: (no answer, another fault) is printed as an error, never taken for a refusal.
 LOGIN = """
 import asyncio
 from onvif import ONVIFCamera
+from zeep.exceptions import Fault
 given = GIVEN
 async def main():
     camera = ONVIFCamera(given["host"], given["port"], given["username"], given["password"])
@@ -201,8 +204,10 @@ async def main():
         device = await camera.create_devicemgmt_service()
         await device.GetUsers()
         print("accepted")
-    except Exception:
-        print("refused")
+    except Fault as fault:
+        print("refused" if "not authorized" in str(fault).lower() else f"fault: {fault}")
+    except Exception as error:
+        print(f"error: {type(error).__name__}")
     finally:
         await camera.close()
 asyncio.run(main())
