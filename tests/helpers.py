@@ -173,3 +173,57 @@ def run_module(name: str, args: dict[str, Any], *flags: str) -> dict[str, Any]:
     assert_no_secret(str(args.get("token", "")), text, f"{name} output")
     result: dict[str, Any] = json.loads(text[text.index("{") :])
     return result
+
+
+def _role_templar(role: str, variables: dict[str, Any]) -> Any:
+    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
+    from ansible.template import Templar  # noqa: PLC0415
+
+    loader = DataLoader()
+    defaults = ROOT / "roles" / role / "defaults" / "main.yml"
+    role_vars = loader.load_from_file(str(defaults), trusted_as_template=True) or {}
+    return Templar(loader=loader, variables={**role_vars, **variables})
+
+
+def render_role_template(role: str, template: str, variables: dict[str, Any]) -> str:
+    """``roles/<role>/templates/<template>`` rendered by Ansible's own templating (filters,
+    trust rules and all) with the role's defaults, overridden by ``variables`` — what the
+    role's template task writes on a host, without a host."""
+    from ansible.template import trust_as_template  # noqa: PLC0415
+
+    source = (ROOT / "roles" / role / "templates" / template).read_text(encoding="utf-8")
+    rendered: str = _role_templar(role, variables).template(trust_as_template(source))
+    return rendered
+
+
+def role_value(role: str, expression: str, variables: dict[str, Any] | None = None) -> Any:
+    """A Jinja expression over ``roles/<role>``'s defaults (``variables`` override them),
+    evaluated as a play would: e.g. ``role_value("platform", "platform_audit_export_bucket")``."""
+    from ansible.template import trust_as_template  # noqa: PLC0415
+
+    templar = _role_templar(role, variables or {})
+    return templar.template(trust_as_template("{{ " + expression + " }}"))
+
+
+def in_fresh_interpreters(code: str, seeds: tuple[int, ...] = (1, 2, 3)) -> list[str]:
+    """``code``'s standard output in a new Python process per hash seed: an order or value
+    that hangs on ``set``/``dict`` hashing (different in every process) differs between them,
+    where two calls in one process always agree."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    outputs = []
+    for seed in seeds:
+        run = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr
+        outputs.append(run.stdout)
+    return outputs

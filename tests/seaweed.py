@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import socket
 import subprocess
@@ -18,35 +17,26 @@ import boto3
 import yaml
 from botocore.config import Config
 
+from tests.helpers import render_role_template
+
 WEED = Path(sys.executable).parent / "weed"
 ROLE_DEFAULTS = Path(__file__).resolve().parents[1] / "roles/object_store/defaults/main.yml"
 
 
 def identities() -> list[dict[str, Any]]:
-    """The object_store role's identities (actions or IAM policies), keys left out."""
+    """The object_store role's identities (their names, actions or IAM policies)."""
     defaults = yaml.safe_load(ROLE_DEFAULTS.read_text(encoding="utf-8"))
     return list(defaults["object_store_identities"])
 
 
-def s3_config(keys: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """What roles/object_store/templates/s3.json.j2 renders, with these keys."""
-    config: dict[str, Any] = {"identities": [], "policies": []}
-    for identity in identities():
-        access, secret = keys[identity["name"]]
-        entry: dict[str, Any] = {
-            "name": identity["name"],
-            "credentials": [{"accessKey": access, "secretKey": secret}],
-        }
-        if identity.get("policies"):
-            entry["policyNames"] = [policy["name"] for policy in identity["policies"]]
-            config["policies"] += [
-                {"name": policy["name"], "content": json.dumps(policy["document"])}
-                for policy in identity["policies"]
-            ]
-        else:
-            entry["actions"] = identity["actions"]
-        config["identities"].append(entry)
-    return config
+def s3_config(keys: dict[str, tuple[str, str]]) -> str:
+    """The s3.json the object_store role writes (its own template rendered by Ansible's
+    templating), with these keys as the vault's ``vault_object_store_<identity>_*``."""
+    secrets: dict[str, str] = {}
+    for name, (access, secret) in keys.items():
+        secrets[f"vault_object_store_{name}_access_key"] = access
+        secrets[f"vault_object_store_{name}_secret_key"] = secret
+    return render_role_template("object_store", "s3.json.j2", secrets)
 
 
 @dataclass(frozen=True)
@@ -92,7 +82,7 @@ def seaweed(folder: Path) -> Iterator[Store]:
     }
     config = s3_config(keys)
     (folder / "data").mkdir(parents=True)
-    (folder / "s3.json").write_text(json.dumps(config), encoding="utf-8")
+    (folder / "s3.json").write_text(config, encoding="utf-8")
     log = (folder / "weed.log").open("wb")
     # A port found free can be taken before weed binds it (CI saw "bind: address already in
     # use" on a gRPC port): start again on other ports, a few times.

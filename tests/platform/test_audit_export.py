@@ -11,27 +11,51 @@ from typing import Any
 
 import psycopg
 import pytest
+from botocore.exceptions import ClientError
 
 from camops_platform import audit, cli
+from tests.helpers import render_role_template, role_value, run_module
 from tests.seaweed import Store, seaweed
 
-BUCKET = "platform-audit"
+#: The platform's bucket as its role deploys it (audit-log), not one the test makes up.
+BUCKET = role_value("platform", "platform_audit_export_bucket")
 TODAY = datetime.now(UTC).date()
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """SeaweedFS with the object_store role's rendered identities, and its buckets made as the
+    role makes them: the camops_s3_bucket module with the role's retention (audit-log 365 d)."""
     with seaweed(tmp_path_factory.mktemp("seaweed")) as running:
-        admin = running.client("admin")
-        admin.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
-        admin.put_object_lock_configuration(
-            Bucket=BUCKET,
-            ObjectLockConfiguration={
-                "ObjectLockEnabled": "Enabled",
-                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
-            },
-        )
+        access, secret = running.keys[role_value("object_store", "object_store_admin_identity")]
+        for bucket in role_value("object_store", "object_store_buckets"):
+            made = run_module(
+                "camops_s3_bucket",
+                {
+                    "endpoint_url": running.endpoint,
+                    "access_key": access,
+                    "secret_key": secret,
+                    "name": bucket["name"],
+                    "retention_days": int(bucket["retention_days"]),
+                    "mode": "COMPLIANCE",
+                },
+            )
+            assert not made.get("failed"), made.get("msg")
         yield running
+
+
+def platform_environment(store: Store) -> dict[str, str]:
+    """The audit export's keys as the platform role writes them (audit-export.env.j2, rendered
+    with the vault's object-store keys): the writer identity, whatever the role picks."""
+    vault = {}
+    for name, (access, secret) in store.keys.items():
+        vault[f"vault_object_store_{name}_access_key"] = access
+        vault[f"vault_object_store_{name}_secret_key"] = secret
+    text = render_role_template(
+        "platform", "audit-export.env.j2", {**vault, "ansible_managed": "-"}
+    )
+    pairs = [line.partition("=") for line in text.splitlines() if line and line[0] != "#"]
+    return {key: value for key, _, value in pairs}
 
 
 def append_at(conn: psycopg.Connection[Any], moment: datetime, actor: str, action: str) -> None:
@@ -85,10 +109,11 @@ def test_audit_export_is_verifiable_idempotent_and_never_overwrites(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    access, secret = store.keys["admin"]
+    environment = platform_environment(store)
+    assert environment["AWS_ACCESS_KEY_ID"] == store.keys["writer"][0]  # least privilege
     monkeypatch.setenv("CAMOPS_PLATFORM_DSN", database)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", access)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
     with psycopg.connect(database, autocommit=True) as conn:
         for minute in range(3):
             append_at(conn, noon(5, minute), "north@lab.gov.vn", "live_view")
@@ -116,6 +141,22 @@ def test_audit_export_is_verifiable_idempotent_and_never_overwrites(
         "jsonl": f"audit/{day(5)}.jsonl",
         "jsonl_sha256": hashlib.sha256(fetch(store, f"audit/{day(5)}.jsonl")).hexdigest(),
     }
+    # Locked as the role's bucket locks it; the platform's own identity cannot undo its copy.
+    buckets = {
+        b["name"]: int(b["retention_days"])
+        for b in role_value("object_store", "object_store_buckets")
+    }
+    writer = store.client("writer")
+    for key in (f"audit/{day(5)}.jsonl", f"audit/{day(5)}.json"):
+        head = writer.head_object(Bucket=BUCKET, Key=key)
+        assert head["ObjectLockMode"] == "COMPLIANCE"
+        kept = head["ObjectLockRetainUntilDate"] - datetime.now(UTC)
+        assert timedelta(days=buckets[BUCKET] - 1) < kept <= timedelta(days=buckets[BUCKET])
+        with pytest.raises(ClientError):
+            writer.delete_object(Bucket=BUCKET, Key=key, VersionId=head["VersionId"])
+        with pytest.raises(ClientError):
+            writer.delete_object(Bucket=BUCKET, Key=key)  # not even a delete marker
+        assert writer.get_object(Bucket=BUCKET, Key=key)["VersionId"] == head["VersionId"]
     first = metrics(prom)
     assert first["camops_platform_audit_export_last_run_ok"] == 1
     assert first["camops_platform_audit_export_failures_total"] == 0
