@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 from infra.ansible_inventory import build
 from infra.loader import load
 from infra.model import FacilityStatus
 from infra.placement import recorder_jobs
-from tests.helpers import INVENTORIES, InventoryCopy
+from tests.helpers import INVENTORIES, InventoryCopy, in_fresh_interpreters
+
+#: The placement of an inventory, printed by another process.
+PLACEMENT = """
+import json
+from infra.loader import load
+from infra.placement import recorder_jobs
+jobs = recorder_jobs(load({path!r}).inventory)
+print(json.dumps([[n.hostname, [c.id for _f, c in n.cameras]] for n in jobs]))
+"""
 
 
 def test_every_active_camera_is_recorded_once_and_the_load_is_even() -> None:
@@ -36,9 +47,10 @@ def test_every_active_camera_is_recorded_once_and_the_load_is_even() -> None:
 def test_placement_is_stable_and_reaches_the_ansible_inventory(lab: InventoryCopy) -> None:
     result = load(lab.path)
     assert result.inventory is not None
-    first = [(n.hostname, [c.id for _f, c in n.cameras]) for n in recorder_jobs(result.inventory)]
-    second = [(n.hostname, [c.id for _f, c in n.cameras]) for n in recorder_jobs(result.inventory)]
-    assert first == second
+    here = [[n.hostname, [c.id for _f, c in n.cameras]] for n in recorder_jobs(result.inventory)]
+    # The same inventory gives the same jobs in every process (hash seeds differ between them).
+    elsewhere = in_fresh_interpreters(PLACEMENT.format(path=str(lab.path)))
+    assert [json.loads(out) for out in elsewhere] == [here] * len(elsewhere)
     spec = build(result.inventory, str(lab.path))
     cameras = spec.hostvars["central-1"]["camops_recorder_cameras"]
     assert [c["id"] for c in cameras] == [
