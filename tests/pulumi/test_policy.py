@@ -163,12 +163,18 @@ def test_object_store_capacity() -> None:
             rules.VOLUME, f"v{size_gib}", {"size": size_gib, "metadata": {"camops_role": role}}
         )
 
-    enough = 1000 * 10**9 / 2**30  # 931.3 GiB
-    assert check_stack(rules.store_capacity, [store(500), store(432)]) == []
-    [message] = check_stack(rules.store_capacity, [store(500), store(431, "other"), store(400)])
+    # requiredGb 1000 is 10^12 bytes = 931.32 GiB (volumes are sized in GiB): 931 is short.
+    [message] = check_stack(rules.store_capacity, [store(931)])
     assert "the model's retention needs 1,000 GB" in message
-    assert check_stack(rules.store_capacity, [store(932)], {**CONFIG, "objectStoreReplicas": 2})
-    assert int(enough) + 1 == 932
+    assert check_stack(rules.store_capacity, [store(932)]) == []
+    assert check_stack(rules.store_capacity, [store(500), store(432)]) == []  # summed
+    # Only the object store's volumes count.
+    assert check_stack(rules.store_capacity, [store(500), store(431, "other"), store(400)])
+    # Two replicas: 2 x 10^12 bytes = 1862.65 GiB.
+    replicated = {**CONFIG, "objectStoreReplicas": 2}
+    assert check_stack(rules.store_capacity, [store(932)], replicated)
+    assert check_stack(rules.store_capacity, [store(1862)], replicated)
+    assert check_stack(rules.store_capacity, [store(1863)], replicated) == []
 
 
 def test_object_store_capacity_from_the_inventory() -> None:
