@@ -34,6 +34,8 @@ INSTANCE = "openstack:compute/instance:Instance"
 VOLUME = "openstack:blockstorage/volume:Volume"
 SERVER_GROUP = "openstack:compute/serverGroup:ServerGroup"
 FLOATING_IP = "openstack:networking/floatingIp:FloatingIp"
+#: The address the mocked cloud allocates to a floating IP that asks for none.
+ALLOCATED_ADDRESS = "198.51.100.200"
 
 
 @dataclass
@@ -56,7 +58,7 @@ class Mocks(pulumi.runtime.Mocks):
         resource_id = f"{args.name}-id"
         outputs = dict(args.inputs)
         if args.typ == FLOATING_IP and not outputs.get("address"):
-            outputs["address"] = "198.51.100.200"
+            outputs["address"] = ALLOCATED_ADDRESS
         self.declared.append(
             Declared(args.typ, args.name, dict(args.inputs), resource_id, args.provider or "")
         )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import subprocess
 import sys
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,11 @@ from click.testing import CliRunner
 
 from infra.cli import main
 from infra.loader import load
+from infra.model import CentralRole, Inventory
 from infra.pulumi_inventory import StackOutputError, differences, hosts
+from infra.sizing import SIZED_STATUSES, size
 from tests.helpers import ROOT
-from tests.pulumi.test_central_program import run_program, stack_config
+from tests.pulumi.test_central_program import ALLOCATED_ADDRESS, run_program, stack_config
 
 RECORDED = Path(__file__).parent / "data" / "stack-output.dong-thap.json"
 DONG_THAP = ROOT / "inventories" / "dong_thap"
@@ -27,11 +31,111 @@ def recorded() -> dict[str, Any]:
     return dict(json.loads(RECORDED.read_text(encoding="utf-8")))
 
 
-def test_the_recorded_document_is_the_programs_output() -> None:
-    """The fixture is what the program exports now (re-record it when the outputs change:
-    tests/pulumi/data/README)."""
-    run = run_program(stack_config("dong-thap"), "dong-thap")
-    assert json.loads(json.dumps(run.outputs)) == recorded()
+def expected_outputs(inventory: Inventory, config: dict[str, Any]) -> dict[str, Any]:
+    """The stack's outputs as the model, the sizing and the stack's config say they must be
+    (independently of the program's plan); the object store's volumes are checked apart, by
+    their rules (``check_volumes``)."""
+    central = inventory.province.central
+    flavors = config["camops-central:flavors"]
+    recording = IPv4Network(config["camops-central:recording_network"])
+    endpoint_host, _, endpoint_port = central.wireguard.endpoint.rpartition(":")
+    #: A multi-role host gets the flavor of its most demanding role (platform before monitoring).
+    weight = ["object_store", "recorder", "platform", "monitoring", "wireguard_hub"]
+    hosts = []
+    for host in sorted(central.hosts, key=lambda h: h.hostname):
+        roles = [role.value for role in host.roles]
+        offset = int(host.ip) - int(central.network.network_address)
+        public = None
+        if "wireguard_hub" in roles:
+            public = endpoint_host  # the routers dial the model's endpoint
+        elif "platform" in roles:
+            public = config.get("camops-central:platform_public_ip", ALLOCATED_ADDRESS)
+        hosts.append(
+            {
+                "hostname": host.hostname,
+                "roles": roles,
+                "management_ip": str(host.ip),
+                "recording_ip": (
+                    str(recording.network_address + offset)
+                    if {"recorder", "object_store"} & set(roles)
+                    else None
+                ),
+                "public_ip": public,
+                "declared": True,
+                "flavor": flavors[min(roles, key=weight.index)],
+                "data_volumes_gib": BY_RULE if "object_store" in roles else [],
+                "server_id": f"{host.hostname}-id",  # the mocked cloud's ids
+            }
+        )
+    report = size(inventory)
+    replicas = int(config["camops-central:object_store_replicas"])
+    lans = [f.camera_subnet for f in inventory.facilities if f.status in SIZED_STATUSES]
+    recorders = [h for h in central.hosts if CentralRole.RECORDER in h.roles]
+    return {
+        "province": inventory.province.code,
+        "hosts": hosts,
+        "wireguard": {
+            "hub": next(h["hostname"] for h in hosts if "wireguard_hub" in h["roles"]),
+            "hub_ip": str(central.wireguard.hub_ip),
+            "port": int(endpoint_port),
+        },
+        "networks": {
+            "management": str(central.network),
+            "recording": str(recording),
+            "routed_through_hub": [
+                str(central.wireguard.subnet),
+                *(str(net) for net in sorted(set(lans), key=lambda n: int(n.network_address))),
+            ],
+        },
+        "sizing": {
+            "required_gb": round(report.central.storage_gb * replicas, 3),
+            "replicas": replicas,
+            "store_gib": BY_RULE,
+            "recorder_nodes_sized": report.central.recorder_nodes,
+            "recorder_nodes": max(len(recorders), report.central.recorder_nodes),
+            "undeclared_recorders": [],
+        },
+    }
+
+
+#: Where the store's volumes stand in the derived document: ``check_volumes`` checks them.
+BY_RULE = "checked by check_volumes"
+
+
+def volumes_by_rule(document: dict[str, Any]) -> dict[str, Any]:
+    copied = copy.deepcopy(document)
+    for host in copied["hosts"]:
+        if "object_store" in host["roles"]:
+            host["data_volumes_gib"] = BY_RULE
+    copied["sizing"]["store_gib"] = BY_RULE
+    return copied
+
+
+def check_volumes(document: dict[str, Any], config: dict[str, Any]) -> None:
+    """The store's volumes hold what the sizing needs (x replicas), in GiB rounded up, in as few
+    equal volumes as the stack's largest volume allows; store_gib is their sum."""
+    needed_gib = document["sizing"]["required_gb"] * 10**9 / 2**30
+    largest_gib = int(config["camops-central:max_volume_gb"]) * 10**9 / 2**30
+    [store] = [h for h in document["hosts"] if "object_store" in h["roles"]]
+    volumes = store["data_volumes_gib"]
+    assert len(volumes) == math.ceil(needed_gib / largest_gib)
+    assert len(set(volumes)) == 1 and volumes[0] <= largest_gib
+    assert needed_gib <= sum(volumes) < needed_gib + len(volumes)
+    assert document["sizing"]["store_gib"] == sum(volumes)
+
+
+def test_the_programs_outputs_are_what_the_model_and_the_stack_config_say() -> None:
+    """Derived from the model, the sizing and Pulumi.dong-thap.yaml, not recorded from the
+    program; the recorded document the other tests read must say the same."""
+    config = stack_config("dong-thap")
+    inventory = load(DONG_THAP).inventory
+    assert inventory is not None
+    expected = expected_outputs(inventory, config)
+    run = run_program(config, "dong-thap")
+    produced = json.loads(json.dumps(run.outputs))
+    assert volumes_by_rule(produced) == expected
+    check_volumes(produced, config)
+    assert recorded() == produced  # re-record: tests/pulumi/data/README
 
 
 def test_the_written_file_is_an_ansible_inventory_with_the_roles_groups(tmp_path: Path) -> None:
