@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
+from argon2 import extract_parameters
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from fastapi.testclient import TestClient
 
 from camops_platform import audit
-from tests.platform.api import PASSWORD, account, bearer, catalog
+from tests.platform.api import PASSWORD, account, bearer, catalog, log_in, person
 
 
 def test_accounts_create_repeat_update_disable(
@@ -206,3 +209,34 @@ def test_camera_viewers_are_who_the_authorization_lets_in(
     assert viewers("n2_cam01") == ["steer@lab.gov.vn"]  # run by the Military Command
     assert viewers("nope") == 404
     assert viewers("n1_cam01", tokens["catalog"]) == 403  # auditors' scope only
+
+
+def test_the_production_hash_cost_verifies_and_rehashes_a_cheaper_hash(
+    client: TestClient, tokens: dict[str, str], database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the tests' cheap cost the platform hashes with argon2-cffi's default profile
+    (RFC 9106 low memory, what it runs with on central); a login brings a hash of a lower cost
+    up to it (the rehash branch), and a second login leaves it alone. About 1.4 s."""
+    email = "rehash@lab.gov.vn"
+    catalog(client, tokens["catalog"])
+    person(client, tokens, email)  # hashed at the tests' cheap cost
+
+    def stored() -> str:
+        with psycopg.connect(database) as conn:
+            row = conn.execute("SELECT password_hash FROM accounts WHERE email = %s", (email,))
+            value: str = row.fetchone()[0]  # type: ignore[index]
+        return value
+
+    cheap = stored()
+    assert extract_parameters(cheap) != RFC_9106_LOW_MEMORY
+    monkeypatch.delenv("CAMOPS_PLATFORM_FAST_HASH")
+    log_in(client, email)
+    upgraded = stored()
+    assert upgraded != cheap
+    assert extract_parameters(upgraded) == RFC_9106_LOW_MEMORY
+    log_in(client, email)
+    assert stored() == upgraded  # at the production cost already: not rehashed again
+    client.cookies.clear()
+    wrong = client.post("/api/v1/session", json={"email": email, "password": PASSWORD + "x"})
+    assert wrong.status_code == 401
+    assert stored() == upgraded
