@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shlex
 import socket
 import subprocess
 import sys
@@ -71,6 +72,37 @@ def _ports() -> list[int]:
     raise RuntimeError("no free ports for SeaweedFS")
 
 
+#: Test-sized volumes: SeaweedFS's own 30 GiB would leave the auto volume count (free disk over
+#: volume size) at a few slots on a test machine; the lab sets the same (group_vars).
+TEST_VOLUME_SIZE_LIMIT_MB = 256
+
+
+def command(folder: Path, *, master: int, volume: int, filer: int, s3: int) -> list[str]:
+    """The object_store role's unit's ExecStart (its template rendered by Ansible), with this
+    folder and these loopback ports: the flags the store runs with on a host."""
+    unit = render_role_template(
+        "object_store",
+        "camops-object-store.service.j2",
+        {
+            "ansible_managed": "-",
+            "object_store_venv": str(WEED.parent.parent),
+            "object_store_data_dir": str(folder / "data"),
+            "object_store_config_dir": str(folder),
+            "object_store_s3_bind": "127.0.0.1",
+            "object_store_master_port": master,
+            "object_store_volume_port": volume,
+            "object_store_filer_port": filer,
+            "object_store_s3_port": s3,
+            "object_store_volume_size_limit_mb": TEST_VOLUME_SIZE_LIMIT_MB,
+        },
+    )
+    lines = unit.replace("\\\n", " ").splitlines()
+    [exec_start] = [line for line in lines if line.startswith("ExecStart=")]
+    argv = shlex.split(exec_start.removeprefix("ExecStart="))
+    assert argv[0] == str(WEED), argv
+    return argv
+
+
 @contextmanager
 def seaweed(folder: Path) -> Iterator[Store]:
     keys = {
@@ -89,21 +121,7 @@ def seaweed(folder: Path) -> Iterator[Store]:
     for attempt in range(3):
         master, volume, filer, s3 = _ports()
         process = subprocess.Popen(
-            [
-                str(WEED),
-                "server",
-                f"-dir={folder / 'data'}",
-                "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1",
-                f"-master.port={master}",
-                f"-volume.port={volume}",
-                f"-filer.port={filer}",
-                "-s3",
-                f"-s3.port={s3}",
-                "-s3.port.iceberg=0",
-                "-s3.port.lance=0",
-                f"-s3.config={folder / 's3.json'}",
-            ],
+            command(folder, master=master, volume=volume, filer=filer, s3=s3),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -41,6 +41,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
                 },
             )
             assert not made.get("failed"), made.get("msg")
+        # As on a host, other collections have their volumes before the audit-log's first
+        # object comes (the recorders upload before the first day closes; the lab's store had
+        # all its slots taken so, and refused the export): recordings and one more bucket.
+        running.client("writer").put_object(Bucket="recordings", Key="first", Body=b"segment")
+        admin = running.client("admin")
+        admin.create_bucket(Bucket="another-collection")
+        admin.put_object(Bucket="another-collection", Key="first", Body=b"x")
         yield running
 
 

@@ -45,6 +45,16 @@ def test_only_s3_listens_beyond_localhost(host: Any) -> None:
         assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
 
 
+def test_every_bucket_takes_objects_after_the_others_have() -> None:
+    """Each bucket is a collection with volumes of its own: the recordings' must not use up the
+    volume server's slots (SeaweedFS's default of 8 left the audit-log none)."""
+    writer = s3("writer")
+    for bucket in ("recordings", "audit-log", "recordings", "audit-log"):
+        key = f"capacity/{bucket}-{datetime.now(UTC):%H%M%S%f}"
+        writer.put_object(Bucket=bucket, Key=key, Body=b"x" * 1000)
+        assert writer.get_object(Bucket=bucket, Key=key)["Body"].read() == b"x" * 1000
+
+
 def test_bucket_is_locked_for_30_days() -> None:
     config = s3("admin").get_object_lock_configuration(Bucket="recordings")
     rule = config["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
