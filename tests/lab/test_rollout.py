@@ -20,7 +20,7 @@ import testinfra
 
 from infra import vault
 from infra.lab import lab as lab_module
-from tests.helpers import ROOT, ansible_module, assert_no_secret
+from tests.helpers import ROOT, ansible_module, assert_no_secret, role_value
 from tests.lab.conftest import FAST, ROLLOUTS, SITES, playbook, recap, ssh
 
 NORTH = "lab_north_school"
@@ -35,6 +35,10 @@ def ansible_env(lab: lab_module.Lab) -> dict[str, str]:
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_VAULT_PASSWORD_FILE": str(lab.vault_password_file.resolve()),
     }
+
+
+#: The camera role's tools virtualenv on the NVR (onvif-zeep-async), where its modules run.
+CAMERA_TOOLS = role_value("camera", "camera_tools_venv")
 
 
 def remote_module(
@@ -119,8 +123,10 @@ def test_factory_password_no_longer_works_on_rtsp_or_onvif(estate: lab_module.La
                 "factory_credentials": [],
             },
             "--check",
+            "-e",  # as the camera role runs it: with the camera tools' interpreter
+            f"ansible_python_interpreter={CAMERA_TOOLS}/bin/python",
         )
-        # Refused by the camera itself (not merely unreachable).
+        # Refused by the camera itself (not unreachable, nor a module that could not start).
         assert onvif.get("error_kind") == "credentials", f"{camera}: {onvif.get('msg')}"
 
 
