@@ -40,7 +40,12 @@ class VaultValue:
     ciphertext: str
 
 
-class _Loader(yaml.SafeLoader):
+#: libyaml's C parser when PyYAML was built with it (5-7x faster on a large province), the
+#: pure-Python one otherwise; both give the same line and column in errors.
+_SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeBase):  # type: ignore[valid-type,misc]
     """Safe YAML loader that accepts Ansible's inline ``!vault`` values."""
 
 
@@ -62,6 +67,10 @@ class LoadResult:
     problems: list[Problem]
     documents: dict[str, Any] = field(default_factory=dict)  # relative path -> parsed YAML
     facility_files: dict[str, str] = field(default_factory=dict)  # facility id -> file
+    #: The file of each of ``inventory.facilities``, in the same order (two may share an id).
+    facility_sources: list[str] = field(default_factory=list)
+    #: Files that could not be read or parsed (already reported once, with line and column).
+    unreadable: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -203,8 +212,12 @@ def _read(path: Path, root: Path, problems: list[Problem]) -> Any:
         return None
 
 
-def _load_province(documents: dict[str, Any], problems: list[Problem]) -> Province | None:
+def _load_province(
+    documents: dict[str, Any], problems: list[Problem], unreadable: set[str]
+) -> Province | None:
     doc = documents.get(PROVINCE_FILE)
+    if PROVINCE_FILE in unreadable:
+        return None  # its YAML error is the one problem to fix
     if not isinstance(doc, dict) or "province" not in doc:
         problems.append(
             Problem(
@@ -248,8 +261,12 @@ def _load_facility(rel: str, doc: Any, problems: list[Problem]) -> Facility | No
     return facility
 
 
-def _load_accounts(documents: dict[str, Any], problems: list[Problem]) -> list[Account]:
+def _load_accounts(
+    documents: dict[str, Any], problems: list[Problem], unreadable: set[str]
+) -> list[Account]:
     doc = documents.get(ACCOUNTS_FILE)
+    if ACCOUNTS_FILE in unreadable:
+        return []  # its YAML error is the one problem to fix
     if doc is None:
         problems.append(
             Problem(
@@ -282,24 +299,53 @@ def _load_accounts(documents: dict[str, Any], problems: list[Problem]) -> list[A
 
 
 def load(path: str | os.PathLike[str]) -> LoadResult:
-    """Load and structurally validate an inventory folder. Never raises on bad content."""
+    """Load and structurally validate an inventory folder. Never raises on bad content.
+
+    Facilities are the ``facilities/*.yml`` files (not subfolders: a copy kept in
+    ``facilities/old/`` is reported, not loaded). A file whose YAML does not parse is reported
+    once, with its line and column, and not checked further."""
     root = resolve(path)
     problems: list[Problem] = []
     documents: dict[str, Any] = {}
+    unreadable: set[str] = set()
     for file in sorted(root.rglob("*.y*ml")):
         if file.is_file() and file.suffix in {".yml", ".yaml"}:
-            documents[str(file.relative_to(root))] = _read(file, root, problems)
+            rel = str(file.relative_to(root))
+            before = len(problems)
+            documents[rel] = _read(file, root, problems)
+            if len(problems) > before:
+                unreadable.add(rel)
 
-    province = _load_province(documents, problems)
+    province = _load_province(documents, problems, unreadable)
     facilities: list[Facility] = []
     facility_files: dict[str, str] = {}
+    facility_sources: list[str] = []
     for rel in sorted(documents):
-        if rel.startswith(f"{FACILITIES_DIR}/"):
-            facility = _load_facility(rel, documents[rel], problems)
-            if facility is not None:
-                facility_files[facility.id] = rel
-                facilities.append(facility)
-    accounts = _load_accounts(documents, problems)
+        parts = Path(rel).parts
+        if parts[0] != FACILITIES_DIR:
+            continue
+        if len(parts) > 2:
+            problems.append(
+                Problem(
+                    rel,
+                    "",
+                    "LAYOUT",
+                    f"not read: facilities are the files directly in {FACILITIES_DIR}/, "
+                    "not in its subfolders",
+                    f"move it into {FACILITIES_DIR}/ if it is a facility, or out of the "
+                    "inventory if it is an old copy",
+                    Severity.WARNING,
+                )
+            )
+            continue
+        if rel in unreadable:
+            continue
+        facility = _load_facility(rel, documents[rel], problems)
+        if facility is not None:
+            facility_files.setdefault(facility.id, rel)
+            facility_sources.append(rel)
+            facilities.append(facility)
+    accounts = _load_accounts(documents, problems, unreadable)
 
     inventory = None
     if province is not None:
@@ -310,4 +356,4 @@ def load(path: str | os.PathLike[str]) -> LoadResult:
             facilities=facilities,
             accounts=accounts,
         )
-    return LoadResult(inventory, problems, documents, facility_files)
+    return LoadResult(inventory, problems, documents, facility_files, facility_sources, unreadable)

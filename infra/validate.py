@@ -266,8 +266,10 @@ class Checker:
         hostnames: dict[str, str] = {}
         for index, host in enumerate(self.inventory.province.central.hosts):
             hostnames.setdefault(host.hostname, f"province.central.hosts[{index}]")
-        for facility in self.inventory.facilities:
-            file = self.facility_file(facility)
+        sources = self.result.facility_sources
+        for index, facility in enumerate(self.inventory.facilities):
+            # Each facility's own file: two facilities with one id are in two files.
+            file = sources[index] if index < len(sources) else self.facility_file(facility)
             prefix = f"facilities[{facility.id}]"
             if facility.id in facility_ids:
                 self.add(

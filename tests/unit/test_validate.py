@@ -317,11 +317,57 @@ def test_bad_resolution(lab: InventoryCopy) -> None:
     assert "1920x1080" in found.fix
 
 
-def test_yaml_syntax_error_names_the_line(lab: InventoryCopy) -> None:
-    (lab.path / "accounts.yml").write_text("accounts:\n  - stt: 1\n   bad: [\n", "utf-8")
-    found = [p for p in lab.problems() if p.rule == "YAML"]
-    assert found
-    assert found[0].path.startswith("line ")
+@pytest.mark.parametrize(
+    ("file", "text", "where"),
+    [
+        ("accounts.yml", "accounts:\n  - stt: 1\n   bad: [\n", "line 3, column 4"),
+        (f"facilities/{NORTH}.yml", "facility:\n  id: x\n  name: [unclosed\n", "line 4, column 1"),
+        ("province.yml", "province:\n  code: [\n", "line 3, column 1"),
+    ],
+)
+def test_a_yaml_syntax_error_is_reported_once_with_its_line_and_column(
+    lab: InventoryCopy, file: str, text: str, where: str
+) -> None:
+    """The file's one problem, where the parser stopped; no schema error about a file that was
+    never read (an extra "no 'facility:' mapping" came first)."""
+    (lab.path / file).write_text(text, "utf-8")
+    found = [p for p in lab.problems() if p.file == file]
+    assert [(p.rule, p.path) for p in found] == [("YAML", where)], [p.line() for p in found]
+
+
+def test_libyaml_and_pure_python_loaders_give_the_same_places(lab: InventoryCopy) -> None:
+    import yaml  # noqa: PLC0415
+
+    from infra import loader  # noqa: PLC0415
+
+    assert issubclass(loader._Loader, yaml.CSafeLoader)  # the C parser where PyYAML has it
+    text = "facility:\n  id: x\n  cameras:\n    - {id: a\n  name: b\n"
+    marks = []
+    for base in (yaml.CSafeLoader, yaml.SafeLoader):
+        with pytest.raises(yaml.YAMLError) as error:
+            yaml.load(text, Loader=base)  # noqa: S506  # safe loaders
+        mark = error.value.problem_mark  # type: ignore[attr-defined]
+        marks.append((mark.line, mark.column))
+    assert marks[0] == marks[1]
+
+
+def test_a_duplicate_facility_id_names_both_files(lab: InventoryCopy) -> None:
+    south = lab.read(f"facilities/{SOUTH}.yml")
+    south["facility"]["id"] = NORTH  # e.g. a file copied and renamed, its id left as it was
+    lab.write(f"facilities/{SOUTH}.yml", south)
+    found = errors_at(lab.problems(), f"facilities[{NORTH}].id", "DUP")
+    assert [p.file for p in found] == [f"facilities/{SOUTH}.yml"]
+    assert f"also used by facilities/{NORTH}.yml" in found[0].message
+
+
+def test_a_facility_file_in_a_subfolder_is_reported_not_loaded(lab: InventoryCopy) -> None:
+    old = lab.read(f"facilities/{NORTH}.yml")
+    lab.write(f"facilities/old/{NORTH}.yml", old)  # a copy kept "just in case"
+    problems = lab.problems()
+    [layout] = [p for p in problems if p.file == f"facilities/old/{NORTH}.yml"]
+    assert (layout.rule, layout.severity) == ("LAYOUT", Severity.WARNING)
+    assert "not read" in layout.message and "subfolders" in layout.message
+    assert not [p for p in problems if p.rule == "DUP"]  # the copy was not loaded
 
 
 def test_facility_file_name_matches_its_id(lab: InventoryCopy) -> None:
