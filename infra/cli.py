@@ -63,7 +63,8 @@ def main() -> None:
 def validate(inventory: str, as_json: bool, strict: bool, vault_password_file: Path | None) -> None:
     """Validate INVENTORY (a folder such as inventories/lab, or a name such as lab).
 
-    Exit 0 when valid, 1 with one line per problem otherwise.
+    Exit 0 when valid, 1 with one line per problem otherwise (errors first; all on standard
+    output, so a redirect keeps them all).
     """
     try:
         problems = validate_path(inventory, vault_password_file)
@@ -80,7 +81,7 @@ def validate(inventory: str, as_json: bool, strict: bool, vault_password_file: P
         )
     else:
         for problem in problems:
-            click.echo(problem.line(), err=problem.severity is Severity.ERROR)
+            click.echo(problem.line())  # one stream: `> out.txt` keeps errors and warnings
         n_errors = len(errors(problems))
         click.echo(f"{inventory}: {n_errors} error(s), {len(problems) - n_errors} warning(s)")
     sys.exit(1 if failing else 0)

@@ -35,10 +35,22 @@ def test_camera_in_a_toilet_exits_1_naming_camera_and_field(lab: InventoryCopy) 
     lab.camera("lab_south_barracks", 1, lambda cam: cam.update(zone="Nhà vệ sinh chung"))
     run = camops("validate", lab.path)
     assert run.returncode == 1
-    (line,) = [line for line in run.stderr.splitlines() if "[R1]" in line]
+    (line,) = [line for line in run.stdout.splitlines() if "ERROR [R1]" in line]
     assert "facilities[lab_south_barracks].cameras[south_cam02].zone" in line
     assert line.startswith("ERROR [R1] facilities/lab_south_barracks.yml:")
     assert "fix:" in line
+
+
+def test_errors_and_warnings_go_to_one_stream_errors_first(lab: InventoryCopy) -> None:
+    """`camops validate inv > out.txt` keeps every problem (errors went to stderr before)."""
+    lab.camera("lab_south_barracks", 1, lambda cam: cam.update(zone="Nhà vệ sinh chung"))
+    run = camops("validate", lab.path)
+    assert run.returncode == 1 and run.stderr == ""
+    lines = run.stdout.splitlines()
+    kinds = [line.split()[0] for line in lines[:-1]]
+    assert kinds == sorted(kinds)  # ERROR before WARNING
+    assert kinds.count("ERROR") == 1 and kinds.count("WARNING") >= 1
+    assert lines[-1].endswith(f"1 error(s), {kinds.count('WARNING')} warning(s)")
 
 
 def test_validate_json(lab: InventoryCopy) -> None:
