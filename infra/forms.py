@@ -3,7 +3,8 @@
 A form is a table with exactly the directive's columns — Stt, Họ và tên, Chức vụ, Đơn vị,
 Điện thoại, Email (mail công vụ), Ghi chú — plus the two columns camops needs, Vai trò (role)
 and Phạm vi (scope). It arrives as an Excel workbook (``.xlsx``, read with openpyxl) or CSV
-(UTF-8); title lines above the header row are skipped.
+(UTF-8, UTF-16, Windows-1258 or -1252; comma, semicolon or tab); title lines above the
+header row are skipped.
 
 Import is all or nothing. The form's rows are merged into the inventory's ``accounts.yml``: a
 person is known by their official e-mail; a new e-mail adds an account numbered after the last
@@ -82,15 +83,82 @@ def fold(text: str) -> str:
 HEADERS = {fold(header): name for header, name in COLUMNS} | ALIASES
 
 
+#: Excel's "Save as CSV" outside "CSV UTF-8" writes the Windows code page: Vietnamese
+#: (Windows-1258, tone marks as combining characters at these bytes) or Western (Windows-1252).
+TONE_MARK_BYTES = (b"\xcc", b"\xec", b"\xde", b"\xd2", b"\xf2")
+SAVE_AS = (
+    "save it again from Excel as 'CSV UTF-8 (Comma delimited) (*.csv)' or as an Excel "
+    "workbook (.xlsx)"
+)
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    """The rows of CSV text, comma- or semicolon-separated (Excel writes ';' where the decimal
+    separator is a comma), or tab-separated (Excel's 'Unicode Text')."""
+    sample = "\n".join(text.splitlines()[:HEADER_SEARCH_ROWS])
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return [list(row) for row in csv.reader(io.StringIO(text), dialect)]
+
+
+def _windows_text(data: bytes) -> str | None:
+    """Text saved in a Windows code page, when which one can be told: the one that decodes it
+    if only one does, or both give the same text, or Windows-1258 when the bytes hold its
+    combining tone marks (Vietnamese is seldom written without them); None otherwise."""
+    texts: dict[str, str] = {}
+    for encoding in ("cp1258", "cp1252"):
+        try:
+            texts[encoding] = unicodedata.normalize("NFC", data.decode(encoding))
+        except UnicodeDecodeError:
+            continue
+    if len(set(texts.values())) == 1:
+        return next(iter(texts.values()))
+    if "cp1258" in texts and any(mark in data for mark in TONE_MARK_BYTES):
+        return texts["cp1258"]
+    return None
+
+
+def _csv_cells(path: Path) -> list[list[Any]]:
+    """A CSV form in whichever encoding Excel saved it, when that can be told: a byte-order mark
+    (UTF-16, UTF-8), valid UTF-8, or a Windows code page (``_windows_text``)."""
+    data = path.read_bytes()
+    text: str | None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", errors="replace")
+    elif data.startswith(b"\xef\xbb\xbf"):
+        text = data.decode("utf-8-sig", errors="replace")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = _windows_text(data)
+    if text is None:
+        raise FormError(
+            f"{path}: not UTF-8, and whether it is Vietnamese (Windows-1258) or Western "
+            f"(Windows-1252) text cannot be told; {SAVE_AS}"
+        )
+    return _csv_rows(unicodedata.normalize("NFC", text))
+
+
 def _cells(path: Path) -> list[list[Any]]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        text = path.read_bytes().decode("utf-8-sig")
-        return [list(row) for row in csv.reader(io.StringIO(text))]
+        return _csv_cells(path)
     if suffix in {".xlsx", ".xlsm"}:
-        from openpyxl import load_workbook  # noqa: PLC0415  # only for workbooks
+        from zipfile import BadZipFile  # noqa: PLC0415
 
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        from openpyxl import load_workbook  # noqa: PLC0415  # only for workbooks
+        from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
+
+        try:
+            workbook = load_workbook(path, read_only=True, data_only=True)
+        except (BadZipFile, InvalidFileException, KeyError, OSError) as error:
+            raise FormError(
+                f"{path}: not an Excel workbook although its name ends in {suffix} "
+                f"({type(error).__name__}); open it in Excel and {SAVE_AS}"
+            ) from None
         try:
             sheet = workbook.worksheets[0]
             return [list(row) for row in sheet.iter_rows(values_only=True)]

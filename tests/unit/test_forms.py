@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,89 @@ def test_export_has_exactly_the_directive_columns_and_round_trips(
     again = forms.import_form(lab.path, output)
     assert again.problems == []
     assert (again.added, again.updated) == ([], [])  # the export is what is stored
+
+
+#: Combining tone marks: Windows-1258 writes them after the base letter.
+TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+
+
+def as_windows_1258(text: str) -> bytes:
+    """Text as Windows' Vietnamese code page stores it (what Excel writes for 'CSV' on a
+    Vietnamese Windows): a letter it holds precomposed as is, others as the base letter with its
+    circumflex, breve or horn, then the tone mark as a combining character."""
+    clusters: list[list[str]] = []
+    for char in unicodedata.normalize("NFD", text):
+        if clusters and unicodedata.combining(char):
+            clusters[-1].append(char)
+        else:
+            clusters.append([char])
+    out = []
+    for base, *marks in clusters:
+        others = "".join(m for m in marks if m not in TONE_MARKS)
+        tones = "".join(m for m in marks if m in TONE_MARKS)
+        whole = unicodedata.normalize("NFC", base + others + tones)
+        try:
+            whole.encode("cp1258")  # a letter the code page holds precomposed (à, é, ô)
+            out.append(whole)
+        except UnicodeEncodeError:
+            out.append(unicodedata.normalize("NFC", base + others) + tones)
+    return "".join(out).encode("cp1258")
+
+
+def form_text(separator: str = ",") -> str:
+    lines = [HEADERS, person(1, "Phạm Văn Mới", "pvmoi@bac.lab.gov.vn", note="Đội trưởng")]
+    return "".join(separator.join(line) + "\r\n" for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "separator"),
+    [("cp1258", ","), ("utf-16", "\t"), ("utf-8", ";"), ("cp1258", ";")],
+)
+def test_a_csv_form_in_the_encodings_and_separators_excel_writes(
+    lab: InventoryCopy, tmp_path: Path, encoding: str, separator: str
+) -> None:
+    path = tmp_path / "form.csv"
+    text = form_text(separator)
+    data = as_windows_1258(text) if encoding == "cp1258" else text.encode(encoding)
+    path.write_bytes(data)
+    [(row, values)] = forms.read_form(path)
+    assert row == 2
+    assert (values["full_name"], values["note"]) == ("Phạm Văn Mới", "Đội trưởng")
+    result = forms.import_form(lab.path, path, dry_run=True)
+    assert (result.added, result.problems) == (["pvmoi@bac.lab.gov.vn"], [])
+
+
+def test_a_western_csv_is_read_and_an_undecidable_one_says_how_to_save_it(
+    lab: InventoryCopy, tmp_path: Path
+) -> None:
+    # Windows-1252 (a Western Windows): headers without diacritics, a name it can hold.
+    western = tmp_path / "western.csv"
+    header = "Stt,Ho va ten,Chuc vu,Don vi,Dien thoai,Email (mail cong vu),Ghi chu,Vai tro,Pham vi"
+    row = "1,Lê Hà,Chuyên viên,UBND,0912 100 001,lha@bac.lab.gov.vn,Š,district_leader,"
+    western.write_bytes(f"{header}\r\n{row}district:lab_north\r\n".encode("cp1252"))
+    [(_row, values)] = forms.read_form(western)
+    assert (values["full_name"], values["note"]) == ("Lê Hà", "Š")  # Š: not in Windows-1258
+    # Bytes both code pages read, differently, with no tone mark to tell Vietnamese by.
+    unclear = tmp_path / "unclear.csv"
+    unclear.write_bytes(f"{header}\r\n1,\xc3nh,x,y,0912,a@b.gov.vn,,r,s\r\n".encode("latin-1"))
+    with pytest.raises(forms.FormError) as error:
+        forms.read_form(unclear)
+    assert "unclear.csv: not UTF-8" in str(error.value)
+    assert "save it again from Excel as 'CSV UTF-8 (Comma delimited) (*.csv)'" in str(error.value)
+    original = (lab.path / "accounts.yml").read_bytes()
+    cli = run("accounts", "import", str(lab.path), str(unclear))
+    assert cli.returncode == 1 and "Windows-1258" in cli.stderr, cli.stderr
+    assert "Traceback" not in cli.stderr
+    assert (lab.path / "accounts.yml").read_bytes() == original
+
+
+def test_a_file_named_xlsx_that_is_not_a_workbook(lab: InventoryCopy, tmp_path: Path) -> None:
+    fake = tmp_path / "form.xlsx"
+    fake.write_text(form_text(), encoding="utf-8")  # a CSV renamed
+    with pytest.raises(forms.FormError, match=r"form\.xlsx: not an Excel workbook"):
+        forms.read_form(fake)
+    original = (lab.path / "accounts.yml").read_bytes()
+    cli = run("accounts", "import", str(lab.path), str(fake))
+    assert cli.returncode == 1 and "not an Excel workbook" in cli.stderr, cli.stderr
+    assert "Traceback" not in cli.stderr
+    assert (lab.path / "accounts.yml").read_bytes() == original
