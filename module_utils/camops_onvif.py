@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ansible.module_utils.camops_secrets import Credential, scrub
+
 try:
     import aiohttp
     from onvif import ONVIFCamera
@@ -46,12 +48,6 @@ logging.getLogger("zeep").setLevel(logging.ERROR)
 ADMINISTRATOR = "Administrator"
 #: Model codec name -> ONVIF Media (ver10) Encoding.
 ENCODINGS = {"h264": "H264", "h265": "H265"}
-
-
-@dataclass(frozen=True)
-class Credential:
-    username: str
-    password: str
 
 
 @dataclass(frozen=True)
@@ -263,9 +259,8 @@ class Run:
 
     # -- helpers ---------------------------------------------------------------------------
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "********")
-        return text
+        scrubbed: str = scrub(text, self.secrets)
+        return scrubbed
 
     def error(self, kind: str, message: str) -> CameraError:
         return CameraError(kind, self.scrub(f"camera {self.camera_id} ({self.host}): {message}"))

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from ansible.module_utils.camops_secrets import Credential, scrub
+
 #: ffprobe's answers that mean "wrong credentials" (RTSP digest refused).
 REFUSED_MARKERS = ("401 Unauthorized", "authorization failed", "403 Forbidden")
 
@@ -27,12 +29,6 @@ class ProbeError(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
-
-
-@dataclass(frozen=True)
-class Credential:
-    username: str
-    password: str
 
 
 def with_credentials(url: str, credential: Credential | None) -> str:
@@ -85,12 +81,6 @@ def command(ffprobe: str, seconds: float, *, packets: bool) -> list[str]:
     else:  # only whether the server lets the credential in: as little as it takes
         args += ["-analyzeduration", "0", "-probesize", "32", "-show_entries", "stream=codec_name"]
     return args
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "********").replace(quote(secret, safe=""), "********")
-    return text
 
 
 def _float(value: Any) -> float | None:
