@@ -15,19 +15,9 @@ description:
   - Disabling (C(enabled=false)) keeps the account and its audit trail; there is no delete.
 version_added: "0.1.0"
 author: camops maintainers
+extends_documentation_fragment:
+  - camops_platform
 options:
-  url:
-    description: The platform's base URL, for example V(https://10.77.0.10).
-    type: str
-    required: true
-  token:
-    description: An automation token with the C(accounts:write) scope.
-    type: str
-    required: true
-    no_log: true
-  ca_path:
-    description: CA bundle that signed the platform's certificate.
-    type: path
   email:
     description: Official e-mail; identifies the person.
     type: str
@@ -71,6 +61,7 @@ options:
         account has no password yet; never changes a password the person has set.
     type: str
 notes:
+  - The token needs the C(accounts:write) scope.
   - Supports check mode and diff mode.
 """
 
@@ -102,7 +93,11 @@ created:
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  # after DOCUMENTATION, as Ansible modules do
-from ansible.module_utils.camops_platform_api import Platform, PlatformError  # noqa: E402
+from ansible.module_utils.camops_platform_api import (  # noqa: E402
+    ARGUMENT_SPEC,
+    PlatformError,
+    platform_from,
+)
 
 FIELDS = ("full_name", "position", "unit", "phone", "note", "role", "scope", "enabled")
 
@@ -110,9 +105,7 @@ FIELDS = ("full_name", "position", "unit", "phone", "note", "role", "scope", "en
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "url": {"type": "str", "required": True},
-            "token": {"type": "str", "required": True, "no_log": True},
-            "ca_path": {"type": "path"},
+            **ARGUMENT_SPEC,
             "email": {"type": "str", "required": True},
             "full_name": {"type": "str", "required": True},
             "position": {"type": "str", "required": True},
@@ -135,7 +128,7 @@ def main() -> None:
         module.fail_json(msg=f"scope of {params['email']}: a district leader's is district:<id>")
     email = params["email"].strip().lower()
     wanted = {name: params[name] for name in FIELDS}
-    platform = Platform(params["url"], params["token"], params["ca_path"])
+    platform = platform_from(params)
     try:
         status, stored = platform.call("GET", f"/accounts/{email}")
         before = {name: stored[name] for name in FIELDS} if status == 200 else None

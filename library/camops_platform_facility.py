@@ -17,18 +17,9 @@ description:
     platform's audit log keeps every entry about them.
 version_added: "0.1.0"
 author: camops maintainers
+extends_documentation_fragment:
+  - camops_platform
 options:
-  url:
-    description: The platform's base URL, for example V(https://10.77.0.10).
-    type: str
-    required: true
-  token:
-    description: An automation token with the C(catalog:write) and C(catalog:read) scopes.
-    type: str
-    required: true
-  ca_path:
-    description: CA bundle that signed the platform's certificate.
-    type: path
   id:
     description: The facility's id in the inventory.
     type: str
@@ -76,6 +67,7 @@ options:
     choices: [present, absent]
     default: present
 notes:
+  - The token needs the C(catalog:write) and C(catalog:read) scopes.
   - Supports check mode and diff mode.
 """
 
@@ -118,7 +110,12 @@ actions:
 from typing import Any  # noqa: E402  # after DOCUMENTATION, as Ansible modules do
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible.module_utils.camops_platform_api import Platform, PlatformError  # noqa: E402
+from ansible.module_utils.camops_platform_api import (  # noqa: E402
+    ARGUMENT_SPEC,
+    Platform,
+    PlatformError,
+    platform_from,
+)
 
 FACILITY_FIELDS = ("district_id", "name", "operator", "status", "status_ref")
 CAMERA_FIELDS = ("facility_id", "name", "zone")
@@ -184,9 +181,7 @@ def plan(
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "url": {"type": "str", "required": True},
-            "token": {"type": "str", "required": True, "no_log": True},
-            "ca_path": {"type": "path"},
+            **ARGUMENT_SPEC,
             "id": {"type": "str", "required": True},
             "name": {"type": "str"},
             "district": {"type": "str"},
@@ -222,7 +217,7 @@ def main() -> None:
             module.fail_json(
                 msg=f"facility {facility_id}: cameras[{index}]: missing {', '.join(missing)}"
             )
-    platform = Platform(params["url"], params["token"], params["ca_path"])
+    platform = platform_from(params)
     actions: list[str] = []
     try:
         before = stored_state(platform, facility_id)

@@ -44,3 +44,16 @@ class Platform:
             raise PlatformError(f"{method} {path}: {error.reason}") from error
         text = response.read().decode("utf-8")
         return response.status, json.loads(text) if text else None
+
+
+#: The options of every platform module (documented by the camops_platform doc fragment).
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "url": {"type": "str", "required": True},
+    "token": {"type": "str", "required": True, "no_log": True},
+    "ca_path": {"type": "path"},
+}
+
+
+def platform_from(params: dict[str, Any]) -> Platform:
+    """The client for a module's ``url``, ``token`` and ``ca_path``."""
+    return Platform(params["url"], params["token"], params.get("ca_path"))
