@@ -114,13 +114,14 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.camops_infra import missing  # noqa: E402
 
 try:
     from infra import conformance
 
-    IMPORT_ERROR = ""
-except ImportError as error:  # the module runs with the camops virtualenv's Python
-    IMPORT_ERROR = str(error)
+    INFRA_ERROR = ""
+except ImportError as error:  # see module_utils/camops_infra.py
+    INFRA_ERROR = missing(error)
 
 
 def _camera_id(result: dict[str, Any]) -> str:
@@ -154,11 +155,8 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    if IMPORT_ERROR:
-        module.fail_json(
-            msg=f"the camops package is not importable ({IMPORT_ERROR}); run the module on the "
-            "controller with the camops virtualenv's Python"
-        )
+    if INFRA_ERROR:
+        module.fail_json(msg=INFRA_ERROR)
     params = module.params
     onvif = {
         _camera_id(result): conformance.pick(result, conformance.ONVIF_FIELDS)

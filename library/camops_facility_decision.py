@@ -82,6 +82,16 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.camops_infra import missing  # noqa: E402
+
+try:
+    from infra import lifecycle
+    from infra.loader import load
+    from infra.model import FacilityStatus
+
+    INFRA_ERROR = ""
+except ImportError as error:  # see module_utils/camops_infra.py
+    INFRA_ERROR = missing(error)
 
 
 def main() -> None:
@@ -99,12 +109,8 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    try:
-        from infra import lifecycle  # noqa: PLC0415
-        from infra.loader import load  # noqa: PLC0415
-        from infra.model import FacilityStatus  # noqa: PLC0415
-    except ImportError as error:
-        module.fail_json(msg=f"the camops package is needed on the controller ({error})")
+    if INFRA_ERROR:
+        module.fail_json(msg=INFRA_ERROR)
     params = module.params
     inventory_dir = Path(params["inventory_dir"])
     loaded = load(inventory_dir)

@@ -81,6 +81,14 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.camops_infra import missing  # noqa: E402
+
+try:
+    from infra import vault
+
+    INFRA_ERROR = ""
+except ImportError as error:  # see module_utils/camops_infra.py
+    INFRA_ERROR = missing(error)
 
 
 def _ansible_vault() -> str:
@@ -142,10 +150,8 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    try:
-        from infra import vault  # noqa: PLC0415
-    except ImportError as error:
-        module.fail_json(msg=f"the camops package is needed on the controller ({error})")
+    if INFRA_ERROR:
+        module.fail_json(msg=INFRA_ERROR)
     params = module.params
     password_file = Path(params["vault_password_file"])
     if not password_file.is_file():

@@ -63,8 +63,7 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  # after DOCUMENTATION, as Ansible modules do
 from ansible.module_utils.camops_inventory import (  # noqa: E402  # after DOCUMENTATION
-    HAS_INFRA,
-    INFRA_IMPORT_ERROR,
+    INFRA_ERROR,
     validate_inventory,
 )
 
@@ -77,11 +76,8 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    if not HAS_INFRA:
-        module.fail_json(
-            msg=f"the camops package is not importable ({INFRA_IMPORT_ERROR}); run 'make setup' "
-            "and run Ansible from the project's .venv"
-        )
+    if INFRA_ERROR:
+        module.fail_json(msg=INFRA_ERROR)
     try:
         result = validate_inventory(module.params["path"], module.params["strict"])
     except Exception as error:  # any load failure is reported, never a trace

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible.module_utils.camops_infra import missing
+
 try:
     from infra.problems import Severity
     from infra.validate import validate_path
 
-    HAS_INFRA = True
-    INFRA_IMPORT_ERROR: str | None = None
-except ImportError as error:  # reported by the module with a fix
-    HAS_INFRA = False
-    INFRA_IMPORT_ERROR = str(error)
+    INFRA_ERROR = ""
+except ImportError as error:  # see module_utils/camops_infra.py
+    INFRA_ERROR = missing(error)
 
 
 def validate_inventory(path: str, strict: bool = False) -> dict[str, Any]:

@@ -116,6 +116,18 @@ def test_validate_module_in_check_mode_reports_no_change(lab: InventoryCopy) -> 
     assert "changed: false" in run.stdout
 
 
+def test_a_controller_module_on_a_python_without_camops_says_where_to_run(
+    lab: InventoryCopy,
+) -> None:
+    """Every controller-side module reaches ``infra`` the same way (module_utils/camops_infra):
+    on another Python it fails with where it must run, not with a trace."""
+    run = validate_module(lab.path, "", "-e", "ansible_python_interpreter=/usr/bin/python3")
+    assert run.returncode == 2, run.stdout
+    assert "the camops package is not importable by /usr/bin/python3" in run.stdout
+    assert "delegate_to: localhost" in run.stdout
+    assert "Traceback" not in run.stdout
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
