@@ -16,7 +16,7 @@ description:
 version_added: "0.1.0"
 author: camops maintainers
 extends_documentation_fragment:
-  - camops_platform
+  - camops_platform_options
 options:
   email:
     description: Official e-mail; identifies the person.

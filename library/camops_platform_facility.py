@@ -18,7 +18,7 @@ description:
 version_added: "0.1.0"
 author: camops maintainers
 extends_documentation_fragment:
-  - camops_platform
+  - camops_platform_options
 options:
   id:
     description: The facility's id in the inventory.

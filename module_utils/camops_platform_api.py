@@ -46,7 +46,7 @@ class Platform:
         return response.status, json.loads(text) if text else None
 
 
-#: The options of every platform module (documented by the camops_platform doc fragment).
+#: The options of every platform module (documented by the camops_platform_options doc fragment).
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "url": {"type": "str", "required": True},
     "token": {"type": "str", "required": True, "no_log": True},
