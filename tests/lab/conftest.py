@@ -281,3 +281,21 @@ def _roll_out(lab: lab_module.Lab) -> None:
         keep(f"site_rollout-{site}", run)
         ROLLOUTS[site] = run
         assert run.returncode == 0, f"rollout {site}: " + run.stdout[-6000:] + run.stderr[-2000:]
+
+
+def s3(lab: lab_module.Lab, identity: str) -> Any:
+    """The lab's WORM store as one of its identities (keys from the lab's vault)."""
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+
+    from infra import vault  # noqa: PLC0415
+
+    keys = vault.read(lab.vault_file, lab.vault_password_file)
+    return boto3.client(
+        "s3",
+        endpoint_url="http://10.77.0.10:8333",
+        aws_access_key_id=keys[f"vault_object_store_{identity}_access_key"],
+        aws_secret_access_key=keys[f"vault_object_store_{identity}_secret_key"],
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+    )

@@ -18,16 +18,14 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 
 from camops_platform import audit
 from infra import vault
 from infra.lab import lab as lab_module
 from tests.helpers import ROOT, ansible_module, role_value
-from tests.lab.conftest import FAST, playbook, recap, ssh
+from tests.lab.conftest import FAST, playbook, recap, s3, ssh
 
 URL = "https://10.77.0.10"
 CA = ROOT / ".lab" / "ca" / "ca.pem"
@@ -45,19 +43,6 @@ def secrets(lab: lab_module.Lab) -> dict[str, Any]:
 
 #: The platform's audit export bucket, as its role deploys it.
 AUDIT_BUCKET = role_value("platform", "platform_audit_export_bucket")
-
-
-def s3_client(lab: lab_module.Lab, identity: str) -> Any:
-    """The lab's WORM store as one of its identities (keys from the lab's vault)."""
-    keys = secrets(lab)
-    return boto3.client(
-        "s3",
-        endpoint_url="http://10.77.0.10:8333",
-        aws_access_key_id=keys[f"vault_object_store_{identity}_access_key"],
-        aws_secret_access_key=keys[f"vault_object_store_{identity}_secret_key"],
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
-    )
 
 
 def client() -> httpx.Client:
@@ -470,7 +455,7 @@ def test_audit_export_copies_a_closed_day_to_the_worm_store(estate: lab_module.L
     journal = on_central(f"sudo journalctl -u {DRILL_UNIT} --since '{since}' -o cat --no-pager")
     assert re.search(rf"audit/{day}\.jsonl: (exported|unchanged) \(3 entries", journal), journal
 
-    auditor = s3_client(lab, "auditor")
+    auditor = s3(lab, "auditor")
     jsonl = auditor.get_object(Bucket=AUDIT_BUCKET, Key=f"audit/{day}.jsonl")
     copy = [json.loads(line) for line in jsonl["Body"].read().decode().splitlines()]
     assert copy == entries and audit.verify(copy).ok  # the copy alone proves itself

@@ -19,16 +19,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from infra import vault
 from infra.lab import lab as lab_module
 from infra.lab.plan import LabHost
 from tests.helpers import ROOT, assert_no_secret
-from tests.lab.conftest import FAST, camops, playbook, recap, ssh
+from tests.lab.conftest import FAST, camops, playbook, recap, s3, ssh
 
 #: The lab's deliberately outdated camera: the rollout leaves it unconnected (R2).
 OUTDATED = "south_cam04"
@@ -89,18 +87,6 @@ def probe(lab: lab_module.Lab, where: str, path: str) -> dict[str, Any]:
     )
     assert run.returncode == 0, run.stderr
     return dict(json.loads(run.stdout))
-
-
-def s3(lab: lab_module.Lab, identity: str) -> Any:
-    secrets = vault.read(lab.vault_file, lab.vault_password_file)
-    return boto3.client(
-        "s3",
-        endpoint_url="http://10.77.0.10:8333",
-        aws_access_key_id=secrets[f"vault_object_store_{identity}_access_key"],
-        aws_secret_access_key=secrets[f"vault_object_store_{identity}_secret_key"],
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
-    )
 
 
 def refused(call: Callable[[], Any]) -> str:

@@ -27,10 +27,11 @@ from tests.lab.conftest import (
     estate_spoiled,
     playbook,
     recap,
+    s3,
     ssh,
 )
 from tests.lab.test_platform import NORTH, STEERING, audit_entries, viewer
-from tests.lab.test_recording import BUCKET, RECORDINGS, refused, s3, wait_for
+from tests.lab.test_recording import BUCKET, RECORDINGS, refused, wait_for
 
 SITE = "lab_north_school"
 REF = "1234/QĐ-UBND ngày 15/11/2026"
