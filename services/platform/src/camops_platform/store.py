@@ -492,3 +492,119 @@ def set_grants(
             detail={"facility": facility, "added": added, "removed": removed},
         )
     return Grants(True, not current, added, removed)
+
+
+# What the API reads for people and automation ------------------------------------------------
+
+
+def facility_summary(conn: psycopg.Connection[Any], facility: str) -> dict[str, Any] | None:
+    """A facility's name and district_id, or None."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT name, district_id FROM facilities WHERE id = %s", (facility,)
+        ).fetchone()
+
+
+def facility_cameras(conn: psycopg.Connection[Any], facility: str) -> list[dict[str, Any]]:
+    """The facility's cameras (id, name, zone), by id."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT id, name, zone FROM cameras WHERE facility_id = %s ORDER BY id", (facility,)
+        ).fetchall()
+
+
+def _stored_accounts(where: sql.Composable) -> sql.Composed:
+    """Accounts' caller-set columns and ``has_password`` (never the hash itself)."""
+    return sql.SQL(
+        "SELECT email, {}, password_hash IS NOT NULL AS has_password FROM accounts {}"
+    ).format(sql.SQL(", ").join(map(sql.Identifier, RESOURCES["account"][1])), where)
+
+
+def stored_accounts(conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
+    """Every account as stored, by e-mail (sorted), with ``has_password``."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(_stored_accounts(sql.SQL("ORDER BY email"))).fetchall()
+    return {row.pop("email"): row for row in rows}
+
+
+def stored_account(conn: psycopg.Connection[Any], email: str) -> dict[str, Any] | None:
+    """An account as stored, with ``has_password``; None if there is none."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(_stored_accounts(sql.SQL("WHERE email = %s")), (email,)).fetchone()
+    if row is not None:
+        del row["email"]
+    return row
+
+
+# Export requests (R5) -------------------------------------------------------------------------
+
+
+def add_export_request(
+    conn: psycopg.Connection[Any],
+    *,
+    account: dict[str, Any],
+    camera: str,
+    facility: str,
+    start: datetime,
+    end: datetime,
+    approval_ref: str,
+    source_ip: str,
+    detail: dict[str, Any],
+    segments: int,
+) -> int:
+    """Record an accepted export request and audit it (``detail`` with the id and the count of
+    ``segments``), in one transaction; its id."""
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO export_requests (account_id, camera, facility_id, range_from, range_to,"
+            " approval_ref) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (account["id"], camera, facility, start, end, approval_ref),
+        ).fetchone()
+        assert row is not None  # noqa: S101  # INSERT … RETURNING
+        request_id = int(row[0])
+        audit.append(
+            conn,
+            actor=account["email"],
+            action="export_request",
+            target=camera,
+            source_ip=source_ip,
+            outcome="accepted",
+            detail=detail | {"export": request_id, "segments": segments},
+        )
+    return request_id
+
+
+def export_ids(conn: psycopg.Connection[Any], account_id: int, *, everyone: bool) -> list[int]:
+    """The newest 200 export requests' ids, newest first: the account's, or ``everyone``'s."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM export_requests WHERE %s OR account_id = %s ORDER BY id DESC LIMIT 200",
+            (everyone, account_id),
+        )
+    ]
+
+
+# Incidents (R11) ------------------------------------------------------------------------------
+
+
+def set_substitute(
+    conn: psycopg.Connection[Any], incident: int, measure: str, *, actor: str, facility: str
+) -> None:
+    """Record the substitute monitoring measure of an incident and audit it.
+
+    In the caller's transaction, which holds the incident's row (``incidents.get(lock=True)``).
+    """
+    conn.execute(
+        "UPDATE incidents SET substitute = %s, substitute_at = now(), substitute_by = %s"
+        " WHERE id = %s",
+        (measure, actor, incident),
+    )
+    audit.append(
+        conn,
+        actor=actor,
+        action="incident_substitute",
+        target=f"incident:{incident}",
+        outcome="done",
+        detail={"facility": facility, "measure": measure},
+    )
