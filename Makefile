@@ -27,12 +27,12 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml services/platform/pyproject.toml requirements/constraints.txt deps/apt.txt deps/lab-apt.txt scripts/setup-debian.sh scripts/debian-tools.sh
+$(STAMP): pyproject.toml services/platform/pyproject.toml services/recorder/pyproject.toml lab/pyproject.toml requirements/constraints.txt deps/apt.txt deps/lab-apt.txt scripts/setup-debian.sh scripts/debian-tools.sh
 	bash scripts/setup-debian.sh deps/apt.txt deps/lab-apt.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	bash scripts/debian-tools.sh $(BIN)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]' -e services/platform
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]' -e services/recorder -e services/platform -e lab
 	touch $@
 
 lint: setup

@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from infra.lab import lab as lab_module  # noqa: E402
-from infra.lab.outage import Outage, camera_outage, tunnel_outage  # noqa: E402
+from camops_lab import lab as lab_module  # noqa: E402
+from camops_lab.outage import Outage, camera_outage, tunnel_outage  # noqa: E402
 
 TARGET_S = 60.0
 #: monitoring defaults: camera probe 10 s, CameraDown for 20 s, evaluation 10 s, group_wait 10 s.

@@ -24,16 +24,15 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.lab import lab as lab_module
-from infra.lab.clip import ensure_clip
-from infra.lab.plan import HostKind
-from infra.recording import agent
+from camops_lab import lab as lab_module
+from camops_lab.clip import ensure_clip
+from camops_lab.plan import HostKind
+from camops_recorder import agent
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP_MBPS = 4.0  # testsrc2-1080p25-4M
@@ -41,21 +40,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def provision(lab: lab_module.Lab, *extra: str) -> None:
-    subprocess.run(  # noqa: S603
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "playbooks/lab_cameras.yml",
-            "--skip-tags",
-            "validate_inventory",
-            "-e",
-            "lab_camera_install_packages=false",
-            *extra,
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        env=lab_module.ansible_env(lab),
-    )
+    lab_module.run_camera_playbook(lab, *extra, cwd=ROOT).check_returncode()
 
 
 def cpu_seconds(pid: int) -> float:

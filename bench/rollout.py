@@ -31,19 +31,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from infra import playbook as runner
+
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 CAMOPS = [sys.executable, "-m", "infra.cli"]
-
-
-def env(**overrides: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_VAULT_PASSWORD_FILE": str(ROOT / ".lab" / "vault-pass"),
-        **overrides,
-    }
-
 
 LOGS: Path | None = None  # --logs: each playbook's output, for a closer look
 
@@ -54,12 +45,12 @@ def playbook(
     """Seconds, total changed of the PLAY RECAP, output; exits on failure. ``strategy``
     overrides ansible.cfg's (``linear``: Ansible's own, without Mitogen)."""
     start = time.monotonic()
-    run = subprocess.run(  # noqa: S603
-        [str(BIN / "ansible-playbook"), f"playbooks/{name}", "-i", inventory, *extra],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env(**({"ANSIBLE_STRATEGY": strategy} if strategy else {})),
+    run = runner.run(
+        name,
+        inventory=inventory,
+        args=extra,
+        vault_password_file=ROOT / ".lab" / "vault-pass",
+        env_overrides={"ANSIBLE_STRATEGY": strategy} if strategy else None,
         cwd=ROOT,
     )
     seconds = time.monotonic() - start
@@ -83,7 +74,7 @@ def camops(*args: str) -> None:
 def fresh_site(inventory: str, site: str) -> None:
     """Deregister the facility centrally and give it new hosts at factory state."""
     sys.path.insert(0, str(ROOT))
-    from infra.lab import lab as lab_module  # noqa: PLC0415
+    from camops_lab import lab as lab_module  # noqa: PLC0415
 
     playbook(inventory, "site_deregister.yml", "-e", f"site={site}")
     lab = lab_module.open_lab(inventory)
@@ -94,7 +85,7 @@ def fresh_site(inventory: str, site: str) -> None:
 
 def _lab(inventory: str) -> object:
     sys.path.insert(0, str(ROOT))
-    from infra.lab import lab as lab_module  # noqa: PLC0415
+    from camops_lab import lab as lab_module  # noqa: PLC0415
 
     return lab_module.open_lab(inventory)
 

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from infra import playbook as runner
+from infra.playbook import ROOT
 
 
 @dataclass(frozen=True)
@@ -158,34 +155,20 @@ def _check(
     env: dict[str, str] | None,
     ansible_args: list[str] | None,
 ) -> tuple[dict[str, Any] | None, int, str]:
-    environment = {
-        **(env or os.environ),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-    }
-    path = Path(playbook) if Path(playbook).is_absolute() else ROOT / "playbooks" / playbook
-    command = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        str(path),
-        "-i",
-        inventory,
-        "--check",
-        "--diff",
-    ]
-    if extra_vars:
-        command += ["-e", json.dumps(extra_vars, ensure_ascii=False)]
-    command += list(ansible_args or [])
-    done = subprocess.run(  # noqa: S603  # this environment's own ansible-playbook
-        command, capture_output=True, text=True, env=environment, check=False, cwd=ROOT
+    """The check run with the JSON callback and the project's ansible.cfg (whatever ``env``
+    names), from the project's folder; its document, exit code and why there is none."""
+    done = runner.run(
+        playbook,
+        inventory=inventory,
+        check=True,
+        diff=True,
+        extra_vars=extra_vars,
+        args=ansible_args or [],
+        env=env or None,
+        json_callback=True,
+        cwd=ROOT,
     )
-    start = done.stdout.find("{")
-    if start < 0:
-        return None, done.returncode, (done.stderr.strip() or done.stdout.strip())[-2000:]
-    try:
-        document: dict[str, Any] = json.loads(done.stdout[start:])
-    except json.JSONDecodeError as error:
-        return None, done.returncode, f"unreadable JSON from ansible-playbook: {error}"
-    return document, done.returncode, ""
+    return done.document, done.returncode, done.error
 
 
 def check(

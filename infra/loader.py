@@ -80,9 +80,11 @@ class LoadResult:
 def resolve(path: str | os.PathLike[str]) -> Path:
     """An inventory folder from a path or a bare name (``lab`` -> ``inventories/lab``)."""
     candidate = Path(path)
-    if not candidate.is_dir() and not candidate.is_absolute():
+    if not (candidate / PROVINCE_FILE).is_file() and not candidate.is_absolute():
+        # A bare name, also where a folder of that name that is no inventory exists (``lab``
+        # is both the lab's package folder and the lab inventory's name).
         named = Path(INVENTORIES_DIR) / candidate
-        if named.is_dir():
+        if (named / PROVINCE_FILE).is_file():
             candidate = named
     if not candidate.is_dir():
         raise InventoryNotFoundError(

@@ -124,7 +124,12 @@ def ansible_module(
 
 
 def _library_module(name: str) -> Any:
-    """``library/<name>.py`` imported as Ansible would ship it: its
+    """``library/<name>.py`` imported as Ansible would ship it."""
+    return shipped_module(f"camops_library_{name}", ROOT / "library" / f"{name}.py")
+
+
+def shipped_module(key: str, path: Path) -> Any:
+    """A module or module_utils file imported by path as Ansible would ship it: its
     ``ansible.module_utils.camops_*`` imports resolve to ``module_utils/`` (ansible.cfg's)."""
     import importlib.util  # noqa: PLC0415
     import sys  # noqa: PLC0415
@@ -134,12 +139,11 @@ def _library_module(name: str) -> Any:
     shared = str(ROOT / "module_utils")
     if shared not in ansible.module_utils.__path__:
         ansible.module_utils.__path__.append(shared)
-    key = f"camops_library_{name}"
     if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, ROOT / "library" / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(key, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
+        sys.modules[key] = module  # dataclasses look their module up
         spec.loader.exec_module(module)
     return sys.modules[key]
 

@@ -112,3 +112,52 @@ def test_access_matrix_check(tmp_path: Path) -> None:
         doc = ROOT / "docs" / f"access-matrix-{name}.md"
         run = camops("access-matrix", name, "--output", doc, "--check")
         assert run.returncode == 0, run.stderr
+
+
+def test_rollout_runs_this_environments_ansible_playbook_and_exits_with_its_code(
+    lab: InventoryCopy, tmp_path: Path
+) -> None:
+    """The command line it shows is the one it runs; the vault's password goes by file, never
+    on the command line; ansible-playbook's exit code is camops'."""
+    password = tmp_path / "vault-pass"
+    password.write_text("never-on-the-command-line\n", encoding="utf-8")
+    base: list[str | Path] = [
+        "rollout",
+        "lab_north_school",
+        "-i",
+        lab.path,
+        "--vault-password-file",
+        password,
+    ]
+    run = camops(*base, "--syntax-check")
+    assert run.returncode == 0, run.stderr
+    shown = [line for line in run.stderr.splitlines() if line.startswith("+ ")]
+    assert shown == [
+        "+ "
+        + " ".join(
+            [
+                str(Path(sys.executable).parent / "ansible-playbook"),
+                str(ROOT / "playbooks" / "site_rollout.yml"),
+                "-i",
+                str(lab.path.resolve()),
+                "-e",
+                '{"site": "lab_north_school"}',
+                "--syntax-check",
+            ]
+        )
+    ]
+    assert "never-on-the-command-line" not in run.stdout + run.stderr
+    refused = camops(*base, "--no-such-option")
+    assert refused.returncode == 2  # ansible-playbook's usage error
+    assert "unrecognized arguments: --no-such-option" in refused.stderr
+
+
+def test_a_platform_that_does_not_answer_is_an_error_naming_it(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("automation-token\n", encoding="utf-8")
+    url = "https://127.0.0.1:9"  # discard: nothing listens
+    for command in (["audit", "access"], ["incidents"]):
+        run = camops(*command, "--url", url, "--token-file", token)
+        assert run.returncode == 1
+        assert run.stderr.startswith(f"Error: {url}: ")
+        assert "automation-token" not in run.stdout + run.stderr

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.recording import agent, chain, s3audit, upload
+from camops_recorder import agent, chain, s3audit, segments, upload
 from tests.seaweed import Store, seaweed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,7 +93,7 @@ def test_upload_is_incremental_and_the_store_alone_proves_the_chain(
     head = auditor.head_object(Bucket=BUCKET, Key=key)
     assert head["ObjectLockMode"] == "COMPLIANCE"  # the bucket's default retention, inherited
     entry = json.loads(head["Metadata"][upload.ENTRY_METADATA])
-    assert entry["sha256"] == chain.sha256_file(paths[3])
+    assert entry["sha256"] == segments.sha256_file(paths[3])
 
     result = audit(store, CAMERA, now)
     assert result.ok, result.report.broken

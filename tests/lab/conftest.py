@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from infra.lab import lab as lab_module
-from infra.lab.plan import HostKind, LabHost
+from camops_lab import lab as lab_module
+from camops_lab.plan import HostKind, LabHost
 from tests.conftest import timed_fixture
 from tests.helpers import INVENTORIES, ROOT
 

@@ -9,8 +9,8 @@ import pytest
 from onvif import ONVIFCamera
 from zeep.exceptions import Fault
 
-from infra.lab import lab as lab_module
-from infra.lab.plan import LabHost
+from camops_lab import lab as lab_module
+from camops_lab.plan import LabHost
 from tests.lab.conftest import cameras, ffprobe, rtsp_url, ssh, stream
 
 FACTORY = ("admin", "12345")

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.lab import lab as lab_module
-from infra.lab.clip import ensure_clip
+from camops_lab import lab as lab_module
+from camops_lab.clip import ensure_clip
 from tests.helpers import INVENTORIES, ROOT
 from tests.lab.conftest import rtsp_url, ssh, stream
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
+from camops_lab import lab as lab_module
 from infra import vault
-from infra.lab import lab as lab_module
 from tests.helpers import INVENTORIES, ROOT
 from tests.lab.conftest import FAST, camera_tools_script, camops, ssh
 

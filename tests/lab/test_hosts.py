@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 import subprocess
 
+from camops_lab import lab as lab_module
+from camops_lab.plan import HostKind
 from infra import mirrors
-from infra.lab import lab as lab_module
-from infra.lab.plan import HostKind
 from tests.lab.conftest import camops, ssh
 
 

@@ -10,7 +10,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from infra.lab import lab as lab_module
+from camops_lab import lab as lab_module
 from tests.lab.conftest import ssh
 from tests.unit.test_alert_rules import REQUIRED
 

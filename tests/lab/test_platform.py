@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from camops_lab import lab as lab_module
 from camops_platform import audit
 from infra import vault
-from infra.lab import lab as lab_module
 from tests.helpers import ROOT, ansible_module, role_value
 from tests.lab.conftest import FAST, playbook, recap, s3, ssh
 

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from camops_lab import lab as lab_module
+from camops_lab.plan import LabHost
 from infra import vault
-from infra.lab import lab as lab_module
-from infra.lab.plan import LabHost
 from tests.helpers import ROOT, assert_no_secret
 from tests.lab.conftest import FAST, camops, playbook, recap, s3, ssh
 

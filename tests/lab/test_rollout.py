@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import testinfra
 
+from camops_lab import lab as lab_module
 from infra import vault
-from infra.lab import lab as lab_module
 from tests.helpers import ROOT, ansible_module, assert_no_secret, role_value
 from tests.lab.conftest import FAST, ROLLOUTS, SITES, playbook, recap, ssh
 

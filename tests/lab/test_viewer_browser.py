@@ -22,7 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from infra.lab import lab as lab_module
+from camops_lab import lab as lab_module
 from tests.lab.test_platform import CA, NORTH, URL, secrets
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -25,10 +25,10 @@ from typing import Any
 
 import pytest
 
+from camops_lab import lab as lab_module
+from camops_lab.outage import alerts, camera_outage, intruder, mails, tunnel_outage
+from camops_lab.verify import platform_url
 from infra import vault
-from infra.lab import lab as lab_module
-from infra.lab.outage import alerts, camera_outage, intruder, mails, tunnel_outage
-from infra.lab.verify import platform_url
 from tests.helpers import ROOT
 from tests.lab.conftest import ssh
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from camops_lab import lab as lab_module
 from infra import vault
-from infra.lab import lab as lab_module
 from tests.helpers import ROOT, assert_no_secret
 from tests.lab.conftest import (
     FAST,

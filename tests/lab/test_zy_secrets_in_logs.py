@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from camops_lab import lab as lab_module
 from infra import vault
-from infra.lab import lab as lab_module
 from tests.lab.conftest import PLAYBOOK_OUTPUT, ssh
 
 LOGS = (

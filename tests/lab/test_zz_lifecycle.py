@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from infra.lab import lab as lab_module
+from camops_lab import lab as lab_module
 from tests.helpers import ROOT
 from tests.lab.conftest import camops
 

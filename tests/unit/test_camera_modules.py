@@ -29,9 +29,9 @@ import pytest
 from onvif import ONVIFCamera
 from zeep.exceptions import Fault
 
-from tests.helpers import ROOT, assert_no_secret, run_module
+from tests.helpers import ROOT, assert_no_secret, run_module, shipped_module
 
-SOURCE = ROOT / "infra" / "lab" / "camera_sim" / "camsim.py"
+SOURCE = ROOT / "lab" / "src" / "camops_lab" / "camera_sim" / "camsim.py"
 VAULT_PASSWORD = "vault-Secret-9f3kq"  # a test value
 FACTORY = [{"username": "admin", "password": "12345"}]
 ENCODER = {"codec": "h264", "width": 1280, "height": 720, "fps": 15, "bitrate_kbps": 768}
@@ -323,13 +323,9 @@ def test_an_unreachable_camera_fails_fast_and_clearly() -> None:
 
 def _stream_utils() -> ModuleType:
     """module_utils/camops_stream.py, imported by path (Ansible ships it with the module)."""
-    spec = importlib.util.spec_from_file_location(
+    module: ModuleType = shipped_module(
         "camops_stream_under_test", ROOT / "module_utils" / "camops_stream.py"
     )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["camops_stream_under_test"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
     return module
 
 
@@ -729,7 +725,7 @@ def test_the_recorder_records_a_real_stream_and_ps_never_shows_its_credentials(
         [
             sys.executable,
             "-m",
-            "infra.recording.agent",
+            "camops_recorder.agent",
             "record",
             "--camera",
             "rec_cam",

@@ -24,7 +24,7 @@ from zeep.exceptions import Fault
 
 from tests.helpers import ROOT
 
-SOURCE = ROOT / "infra" / "lab" / "camera_sim" / "camsim.py"
+SOURCE = ROOT / "lab" / "src" / "camops_lab" / "camera_sim" / "camsim.py"
 
 
 def _free_port() -> int:

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from camops_lab import image, proxy
+from camops_lab import lab as lab_module
 from infra import mirrors
-from infra.lab import image, proxy
-from infra.lab import lab as lab_module
 from tests.helpers import INVENTORIES
 
 DEBIAN = mirrors.DebianMirrors(

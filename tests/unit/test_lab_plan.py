@@ -6,14 +6,14 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
-from infra.lab import lab as lab_module
-from infra.lab.plan import HostKind, LabPlanError, NetKind, build, lab_mac
+from camops_lab import lab as lab_module
+from camops_lab.plan import HostKind, LabPlanError, NetKind, build, lab_mac
 from infra.loader import load
 from tests.helpers import INVENTORIES, InventoryCopy, in_fresh_interpreters
 
 #: The shape label of the lab's nvr-north, printed by another process.
 SHAPE = """
-from infra.lab import lab as lab_module
+from camops_lab import lab as lab_module
 from tests.helpers import INVENTORIES
 lab = lab_module.open_lab(str(INVENTORIES / "lab"))
 args = lab_module._run_args(lab, lab.plan.host("nvr-north"), {images!r})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.recording import chain, retention
+from camops_recorder import chain, retention, segments
 
 CAMERA = "north_cam01"
 LENGTH = timedelta(seconds=60)
@@ -145,7 +145,7 @@ def test_gaps_are_reported(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["other.mkv", "north_cam01-2026.mkv", "manifest-2026-10-01.jsonl"])
 def test_unrelated_files_are_not_segments(name: str) -> None:
-    assert retention.parse_start(name) is None
+    assert segments.parse_start(name) is None
 
 
 def test_audit_commands(tmp_path: Path) -> None:
@@ -181,7 +181,7 @@ def test_audit_commands(tmp_path: Path) -> None:
 def test_agent_seals_only_closed_segments(tmp_path: Path) -> None:
     import os  # noqa: PLC0415
 
-    from infra.recording import agent  # noqa: PLC0415
+    from camops_recorder import agent  # noqa: PLC0415
 
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     camera_dir = tmp_path / CAMERA
@@ -192,7 +192,7 @@ def test_agent_seals_only_closed_segments(tmp_path: Path) -> None:
     os.utime(closed, (old_mtime, old_mtime))  # left behind by a killed ffmpeg
     for path in (listed, open_):
         os.utime(path, (now.timestamp(), now.timestamp()))
-    (camera_dir / agent.SEGMENT_LIST).write_text(f"{listed.name},0.0,60.0\n", encoding="utf-8")
+    (camera_dir / segments.SEGMENT_LIST).write_text(f"{listed.name},0.0,60.0\n", encoding="utf-8")
     assert agent.seal_all(tmp_path, LENGTH, now) == 2
     assert agent.seal_all(tmp_path, LENGTH, now) == 0
     entries = [e["segment"] for p in chain.manifests(camera_dir) for e in chain.read_entries(p)]
@@ -203,14 +203,14 @@ def test_after_a_restart_segments_are_sealed_in_time_order(tmp_path: Path) -> No
     """The segment a killed ffmpeg left is sealed before the new process's segments."""
     import os  # noqa: PLC0415
 
-    from infra.recording import agent  # noqa: PLC0415
+    from camops_recorder import agent  # noqa: PLC0415
 
     t = datetime(2026, 11, 28, 13, 34, 15, tzinfo=UTC)
     camera_dir = tmp_path / CAMERA
     left = write_segment(tmp_path, t)  # the old process's open segment when it was killed
     os.utime(left, (t.timestamp() + 45, t.timestamp() + 45))
     new = write_segment(tmp_path, t + timedelta(seconds=52))  # the new process's first
-    (camera_dir / agent.SEGMENT_LIST).write_text(f"{new.name},0.0,8.0\n", encoding="utf-8")
+    (camera_dir / segments.SEGMENT_LIST).write_text(f"{new.name},0.0,8.0\n", encoding="utf-8")
     soon = t + timedelta(seconds=110)  # `left` is not yet old enough to call closed
     assert agent.seal_all(tmp_path, LENGTH, soon) == 0
     later = t + timedelta(seconds=170)
@@ -225,7 +225,7 @@ def test_after_a_restart_segments_are_sealed_in_time_order(tmp_path: Path) -> No
 
 
 def test_agent_metrics_and_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from infra.recording import agent  # noqa: PLC0415
+    from camops_recorder import agent  # noqa: PLC0415
 
     now = datetime.now(UTC).replace(microsecond=0)
     write_segment(tmp_path, now - RETENTION - 3 * LENGTH)
@@ -245,7 +245,7 @@ def test_agent_metrics_and_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_a_central_recorder_names_each_cameras_facility(tmp_path: Path) -> None:
     """Central recorders record many facilities: their per-camera metrics name the facility
     (from the registrations), so RecordingStalled at central reaches that facility's people."""
-    from infra.recording import agent  # noqa: PLC0415
+    from camops_recorder import agent  # noqa: PLC0415
 
     now = datetime.now(UTC).replace(microsecond=0)
     root = tmp_path / "recordings"
@@ -268,7 +268,7 @@ def test_a_central_recorder_names_each_cameras_facility(tmp_path: Path) -> None:
 
 def test_when_recording_began_outlives_the_first_segment(tmp_path: Path) -> None:
     """RetentionAtRisk tells a young recorder from one that lost recordings by this date."""
-    from infra.recording import agent  # noqa: PLC0415
+    from camops_recorder import agent  # noqa: PLC0415
 
     now = datetime.now(UTC).replace(microsecond=0)
     metrics = tmp_path / "textfile" / "camops_recorder.prom"
@@ -288,7 +288,7 @@ def test_when_recording_began_outlives_the_first_segment(tmp_path: Path) -> None
 
 
 def test_segmenter_is_a_stream_copy() -> None:
-    from infra.recording import agent  # noqa: PLC0415
+    from camops_recorder import agent  # noqa: PLC0415
 
     args = agent.ffmpeg_args(CAMERA, Path("/r") / CAMERA, 60)
     assert args[args.index("-c") + 1] == "copy"
@@ -297,11 +297,11 @@ def test_segmenter_is_a_stream_copy() -> None:
     listing = agent.input_list("rtsp://u:it's@10.79.1.11:554/stream1").decode()
     assert "file 'rtsp://u:it'\\''s@10.79.1.11:554/stream1'" in listing
     assert "option rtsp_transport tcp" in listing
-    assert retention.parse_start(f"{CAMERA}-20261128T120000Z.mkv") is not None
+    assert segments.parse_start(f"{CAMERA}-20261128T120000Z.mkv") is not None
 
 
 def test_ffmpeg_messages_never_carry_the_credentials() -> None:
-    from infra.recording import agent  # noqa: PLC0415
+    from camops_recorder import agent  # noqa: PLC0415
 
     url = "rtsp://camops:p%40ss%2Fw0rd-secret@10.79.1.11:554/stream1"
     message = f"{url}: Connection refused\n[rtsp @ 0x1] user camops password p@ss/w0rd-secret\n"
@@ -314,7 +314,7 @@ def test_recorder_passes_ffmpeg_messages_on_redacted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """A real ffmpeg failing on an unreachable camera: its status and a clean message."""
-    from infra.recording import agent  # noqa: PLC0415
+    from camops_recorder import agent  # noqa: PLC0415
 
     monkeypatch.setenv("TZ", "UTC")  # the recorder sets it; restored after the test
     url_file = tmp_path / "cam.url"
@@ -338,7 +338,7 @@ def test_recorder_starts_over_when_the_camera_clock_goes_back(
     import sys  # noqa: PLC0415
     import time  # noqa: PLC0415
 
-    from infra.recording import agent  # noqa: PLC0415
+    from camops_recorder import agent  # noqa: PLC0415
 
     fake = tmp_path / "ffmpeg"
     told = tmp_path / "signal"
@@ -372,7 +372,7 @@ def test_an_empty_leftover_of_a_killed_ffmpeg_is_not_sealed(tmp_path: Path) -> N
     unplayable); the segments after it are still sealed."""
     import os  # noqa: PLC0415
 
-    from infra.recording import agent  # noqa: PLC0415
+    from camops_recorder import agent  # noqa: PLC0415
 
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     empty = write_segment(tmp_path, now - 10 * LENGTH)
@@ -391,7 +391,7 @@ def test_concurrent_sealers_never_fork_the_chain(tmp_path: Path) -> None:
     import os  # noqa: PLC0415
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
-    from infra.recording import agent  # noqa: PLC0415
+    from camops_recorder import agent  # noqa: PLC0415
 
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     camera_dir = tmp_path / CAMERA
@@ -424,7 +424,7 @@ def test_a_stopped_recorder_ends_cleanly_whatever_ffmpeg_dies_with(tmp_path: Pat
         encoding="utf-8",
     )
     program = (
-        "import sys\nfrom infra.recording import agent\n"
+        "import sys\nfrom camops_recorder import agent\n"
         f"sys.exit(agent.run_redacted([sys.executable, {str(fake)!r}], 'rtsp://u:p@127.0.0.1/s'))"
     )
     recorder = subprocess.Popen(

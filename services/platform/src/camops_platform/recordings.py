@@ -1,34 +1,28 @@
 """The central recorder's segments as the platform reads them (playback and export).
 
-The recorder writes ``<root>/<camera>/<camera>-<YYYYmmddTHHMMSSZ>.mkv`` (ffmpeg's segment muxer,
-fixed length, aligned on the clock, the UTC start in the name), lists each closed segment in
-``segments.csv`` (name, start, end; emptied when ffmpeg restarts) and seals closed segments into
-``manifest-<YYYY-MM-DD>.jsonl`` (name, SHA-256, …). The platform only reads all of that; it never
-writes in the recordings root. The segment still being written is never played or exported.
-
-The same naming is ``infra.recording.retention.NAME`` in the ops library; the service is deployed
-alone, so it is repeated here.
+The recording format (names, the segment list, the day manifests, hashing) is the recorder's:
+:mod:`camops_recorder.segments` and :mod:`camops_recorder.chain`, imported here, never repeated.
+The platform only reads the recordings root; it never writes in it. The segment still being
+written is never played or exported.
 """
 
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
-import re
 import subprocess
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-CAMERA = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-STEM = re.compile(r"^(?P<camera>[a-z][a-z0-9_]{0,63})-(?P<start>\d{8}T\d{6}Z)$")
-EXTENSION = ".mkv"
-SEGMENT_LIST = "segments.csv"
+from camops_recorder import chain
+from camops_recorder.segments import CAMERA, EXTENSION, listed, sha256_file, stem_start
+
+__all__ = ["Segment", "closed_segment", "closed_segments", "sealed", "sha256_file"]
+
 FFPROBE = "/usr/bin/ffprobe"
 #: How long after its last write an unlisted newest segment counts as closed (beyond its length).
 CLOSE_MARGIN = timedelta(seconds=30)
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -46,39 +40,14 @@ class Segment:
         return self.start + timedelta(seconds=self.duration)
 
 
-def stem_start(camera: str, stem: str) -> datetime | None:
-    """The start of the camera's segment called ``stem``; None unless the name is exactly one."""
-    match = STEM.match(stem)
-    if match is None or match["camera"] != camera:
-        return None
-    try:
-        return datetime.strptime(match["start"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None  # 20261399T…: the right shape, not a time
-
-
-def _listed(camera_dir: Path) -> dict[str, float]:
-    """Segment name → duration for the segments ffmpeg has closed since it last started."""
-    listed: dict[str, float] = {}
-    try:
-        text = (camera_dir / SEGMENT_LIST).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return listed
-    for line in text.splitlines():
-        parts = line.rsplit(",", 2)
-        if len(parts) == 3:  # name,start,end
-            try:
-                listed[parts[0]] = max(0.0, float(parts[2]) - float(parts[1]))
-            except ValueError:
-                continue
-    return listed
-
-
 def sealed(camera_dir: Path, day: str) -> dict[str, str]:
-    """Segment name → SHA-256 for the day's sealed segments (the recorder's hash chain)."""
+    """Segment name → SHA-256 for the day's sealed segments (the recorder's hash chain).
+
+    Lines that cannot be read (a line the recorder is still writing) are skipped.
+    """
     found: dict[str, str] = {}
     try:
-        text = (camera_dir / f"manifest-{day}.jsonl").read_text(encoding="utf-8")
+        text = chain.manifest_path(camera_dir, day).read_text(encoding="utf-8")
     except OSError:
         return found
     for line in text.splitlines():
@@ -135,7 +104,7 @@ def closed_segments(
     high = f"{camera}-{end:%Y%m%dT%H%M%SZ}{EXTENSION}"
     first = bisect.bisect_left(names, low)
     last = bisect.bisect_left(names, high)
-    listed = _listed(camera_dir)
+    listed_now = listed(camera_dir)
     seals: dict[str, dict[str, str]] = {}
     found: list[Segment] = []
     for index in range(first, last):
@@ -153,9 +122,9 @@ def closed_segments(
             quiet = path.stat().st_mtime <= (now - length - CLOSE_MARGIN).timestamp()
         except OSError:
             continue
-        if not (name in listed or name in seals[day] or next_start is not None or quiet):
+        if not (name in listed_now or name in seals[day] or next_start is not None or quiet):
             continue  # still being written
-        duration: float | None = listed.get(name)
+        duration: float | None = listed_now.get(name)
         if duration is None and next_start is not None and next_start - segment_start <= length:
             duration = (next_start - segment_start).total_seconds()
         if duration is None:
@@ -178,11 +147,3 @@ def closed_segment(
         if segment.stem == stem:
             return segment
     return None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()

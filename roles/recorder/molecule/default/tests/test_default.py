@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 ROOT = "/var/lib/camops/recordings/molecule_cam"
-AGENT = "sudo -u camops-recorder env PYTHONPATH=/opt/camops/lib python3 -m infra.recording.agent"
+AGENT = "sudo -u camops-recorder /opt/camops/recorder/bin/camops-recorder"
 
 
 def segments(host: Any) -> list[str]:
@@ -56,9 +56,9 @@ def test_chain_is_sealed_and_verifies(host: Any) -> None:
     assert sealed.rc == 0, sealed.stderr
     assert re.fullmatch(r"sealed \d+ segment\(s\)\n", sealed.stdout), sealed.stdout
     check = host.run(
-        "sudo env PYTHONPATH=/opt/camops/lib python3 -c "
+        "sudo /opt/camops/recorder/bin/python -c "
         '"from datetime import UTC, datetime, timedelta; from pathlib import Path; '
-        "from infra.recording import chain; "
+        "from camops_recorder import chain; "
         "r = chain.verify('molecule_cam', Path('" + ROOT + "'), timedelta(days=30), "
         'datetime.now(UTC)); print(r.ok, r.entries)"'
     )

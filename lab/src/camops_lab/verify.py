@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from camops_lab.lab import Lab
 from infra import vault
-from infra.lab.lab import Lab
 from infra.model import CentralRole
 from infra.placement import recorder_jobs
 
@@ -178,33 +178,31 @@ def viewers(lab: Lab) -> list[ViewerCheck]:
     """Each official with video rights logs in with the vault's first password and fetches one
     live playlist per visible facility through nginx: the platform must show exactly what the
     access matrix grants."""
-    import ssl  # noqa: PLC0415
-
-    import httpx  # noqa: PLC0415
-
     from infra import access  # noqa: PLC0415
+    from infra.platform_client import PlatformClient, PlatformError, ssl_context  # noqa: PLC0415
 
     secrets = vault.read(lab.vault_file, lab.vault_password_file)
     first = secrets.get(vault.INITIAL_PASSWORDS, {})
-    context = ssl.create_default_context(cafile=str(lab.state / "ca" / "ca.pem"))
+    context = ssl_context(lab.state / "ca" / "ca.pem")
     checks = []
     for account in lab.inventory.accounts:
         expected = [f.id for f in access.visible_facilities(lab.inventory, account)]
         if not expected or account.email.lower() not in first:
             continue
         check = ViewerCheck(account.email, account.role.value, expected, [], {})
-        with httpx.Client(base_url=platform_url(lab), verify=context, timeout=15) as client:
-            login = client.post(
-                "/api/v1/session",
-                json={"email": account.email, "password": first[account.email.lower()]},
-            )
-            if login.status_code == 204:
-                me = client.get("/api/v1/me").json()
+        with PlatformClient(platform_url(lab), context=context, timeout=15) as client:
+            try:
+                client.log_in(account.email, first[account.email.lower()])
+            except PlatformError as error:
+                if error.status is None:
+                    raise  # no answer: the caller reports the platform's state
+            else:
+                me = client.get("/api/v1/me")
                 check.seen = [f["id"] for f in me["facilities"]]
                 for facility in me["facilities"]:
                     if facility["cameras"]:
                         camera = facility["cameras"][0]["id"]
-                        answer = client.get(f"/live/{camera}/index.m3u8")
-                        check.live[camera] = answer.status_code
+                        answer = client.request("GET", f"/live/{camera}/index.m3u8")
+                        check.live[camera] = answer.status
         checks.append(check)
     return checks

@@ -3,7 +3,7 @@
 Reads object *versions*, never only the latest object: a delete marker hides an object from
 plain reads but not the locked version beneath it, and an overwrite adds a version on top of
 the original. The chain is checked against the first version of every key and anything else
-found (delete markers, extra versions) is reported. Keys: see :mod:`infra.recording.upload`.
+found (delete markers, extra versions) is reported. Keys: see :mod:`camops_recorder.upload`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from infra.recording import chain
-from infra.recording.upload import ENTRY_METADATA
+from camops_recorder import chain, segments
+from camops_recorder.upload import ENTRY_METADATA
 
 
 @dataclass
@@ -70,7 +70,7 @@ def cameras(client: Any, bucket: str, facility: str | None = None) -> list[tuple
 def _read(client: Any, bucket: str, key: str, version: str | None) -> Iterator[bytes]:
     extra = {"VersionId": version} if version and version != "null" else {}
     body = client.get_object(Bucket=bucket, Key=key, **extra)["Body"]
-    yield from body.iter_chunks(chain.CHUNK)
+    yield from body.iter_chunks(segments.CHUNK)
 
 
 def _entries(

@@ -14,16 +14,15 @@ and log) instead of deleting early.
 from __future__ import annotations
 
 import itertools
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from infra.recording import chain
+from camops_recorder import chain
+from camops_recorder.segments import parse_start, sha256_file
 
-NAME = re.compile(r"^(?P<camera>[a-z][a-z0-9_]*)-(?P<start>\d{8}T\d{6}Z)\.(?P<ext>mkv|mp4|ts)$")
 DAY = timedelta(days=1)
 
 
@@ -36,13 +35,6 @@ class Segment:
 
     def end(self, length: timedelta) -> datetime:
         return self.start + length
-
-
-def parse_start(name: str) -> datetime | None:
-    match = NAME.match(name)
-    if not match:
-        return None
-    return datetime.strptime(match["start"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
 def segments(camera_dir: Path) -> list[Segment]:
@@ -124,7 +116,7 @@ def sweep(
                     relative = str(segment.path.relative_to(camera_dir))
                     entry = sealed.get(relative) or {
                         "segment": relative,
-                        "sha256": chain.sha256_file(segment.path),
+                        "sha256": sha256_file(segment.path),
                     }
                     chain.record_swept(camera_dir, entry, now)
                     segment.path.unlink()

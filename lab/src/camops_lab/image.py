@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from infra.lab import podman
+from camops_lab import podman
 from infra.mirrors import DEBIAN_SECURITY_VARIABLE, DebianMirrors
 
 SUITE = "bookworm"
@@ -49,7 +49,7 @@ BASE_PACKAGES = (
     "less",
 )
 
-ROLE_DEFAULTS = Path(__file__).parents[2] / "roles" / "lab_camera" / "defaults" / "main.yml"
+ROLE_DEFAULTS = Path(__file__).parents[3] / "roles" / "lab_camera" / "defaults" / "main.yml"
 
 
 def camera_packages() -> tuple[str, ...]:

@@ -1,10 +1,10 @@
 """The recorder agent: what runs on an NVR or a central recorder (standard library only).
 
-    python3 -m infra.recording.agent record --camera ID --url-file FILE --root DIR
-    python3 -m infra.recording.agent seal   --root DIR [--segment-seconds 60]
-    python3 -m infra.recording.agent sweep  --root DIR --retention-days 30 [--metrics FILE]
-    python3 -m infra.recording.agent metrics --root DIR --retention-days 30 --metrics FILE
-    python3 -m infra.recording.agent upload --root DIR --config FILE [--metrics FILE]
+    camops-recorder record --camera ID --url-file FILE --root DIR
+    camops-recorder seal   --root DIR [--segment-seconds 60]
+    camops-recorder sweep  --root DIR --retention-days 30 [--metrics FILE]
+    camops-recorder metrics --root DIR --retention-days 30 --metrics FILE
+    camops-recorder upload --root DIR --config FILE [--metrics FILE]
 
 ``record`` runs one ffmpeg stream-copy segmenter (RTSP over TCP, fixed-length
 Matroska segments named by their UTC start, a list of closed segments); systemd restarts it when
@@ -32,9 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from infra.recording import chain, retention
+from camops_recorder import chain, retention, segments
 
-SEGMENT_LIST = "segments.csv"
 #: The seal, upload and sweep timers all seal: one at a time per recordings root, or two could
 #: append the same segment's entry and fork the chain.
 SEAL_LOCK = ".seal.lock"
@@ -114,10 +113,10 @@ def ffmpeg_args(
         "-strftime",
         "1",
         "-segment_list",
-        str(camera_dir / SEGMENT_LIST),
+        str(camera_dir / segments.SEGMENT_LIST),
         "-segment_list_type",
         "csv",
-        str(camera_dir / f"{camera}-%Y%m%dT%H%M%SZ.mkv"),
+        segments.ffmpeg_pattern(camera_dir, camera),
         *(live or []),
     ]
 
@@ -193,10 +192,7 @@ def sealable(camera_dir: Path, length: timedelta, now: datetime) -> list[retenti
     closed: after a restart the new process's segments wait until the one the old process left
     is old enough, instead of being sealed before it.
     """
-    listed: set[str] = set()
-    listing = camera_dir / SEGMENT_LIST
-    if listing.exists():
-        listed = {line.split(",", 1)[0] for line in listing.read_text().splitlines() if line}
+    listed = segments.listed(camera_dir)
     stale = now.timestamp() - 2 * length.total_seconds()
     known = {
         entry["segment"]
@@ -485,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _upload(
     root: Path, config: Path, metrics: Path | None, length: timedelta, now: datetime
 ) -> int:
-    from infra.recording import upload  # noqa: PLC0415  # boto3: central recorders only
+    from camops_recorder import upload  # noqa: PLC0415  # boto3: central recorders only
 
     seal_all(root, length, now)
     report = upload.upload_all(root, upload.Target.from_file(config), now)

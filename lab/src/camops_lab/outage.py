@@ -18,7 +18,6 @@ import ipaddress
 import json
 import mailbox
 import secrets
-import ssl
 import subprocess
 import tempfile
 import time
@@ -27,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from camops_lab.lab import CONTAINER_LIMITS, Lab
+from camops_lab.plan import PREFIX, LabHost, NetKind
+from camops_lab.verify import platform_url
 from infra import vault
-from infra.lab.lab import CONTAINER_LIMITS, Lab
-from infra.lab.plan import PREFIX, LabHost, NetKind
-from infra.lab.verify import platform_url
 from infra.model import CentralRole
 
 MAILBOX = "/var/mail/camops-mail"
@@ -85,21 +84,24 @@ def _ssh(lab: Lab, host: LabHost, command: str) -> str:
 
 def incidents(lab: Lab, **query: str) -> list[dict[str, Any]]:
     """The platform's incidents, through its API with the vault's incidents token."""
-    import httpx  # noqa: PLC0415
+    from infra.platform_client import PlatformClient, PlatformError  # noqa: PLC0415
 
     token = vault.read(lab.vault_file, lab.vault_password_file).get(
         "vault_platform_token_incidents"
     )
     if not token:
         raise OutageError("vault_platform_token_incidents is not in the lab's vault")
-    context = ssl.create_default_context(cafile=str(lab.state / "ca" / "ca.pem"))
-    with httpx.Client(base_url=platform_url(lab), verify=context, timeout=15) as client:
-        answer = client.get(
-            "/api/v1/incidents", params=query, headers={"Authorization": f"Bearer {token}"}
-        )
-    if answer.status_code != 200:
-        raise OutageError(f"GET /api/v1/incidents: HTTP {answer.status_code} {answer.text[:200]}")
-    return list(answer.json())
+    with PlatformClient(
+        platform_url(lab), token=token, ca_file=lab.state / "ca" / "ca.pem", timeout=15
+    ) as client:
+        try:
+            return list(client.get("/api/v1/incidents", query))
+        except PlatformError as error:
+            if error.status is None:
+                raise  # no answer at all
+            raise OutageError(
+                f"GET /api/v1/incidents: HTTP {error.status} {error.detail}"
+            ) from error
 
 
 def mails(lab: Lab) -> list[dict[str, str]]:

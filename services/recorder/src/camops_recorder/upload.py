@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from infra.recording import chain, retention
+from camops_recorder import chain, retention, segments
 
 UPLOADED = "uploaded.jsonl"
 ENTRY_METADATA = "chain-entry"
@@ -136,7 +136,7 @@ def upload_camera(
         day = datetime.strptime(path.stem.removeprefix("manifest-"), "%Y-%m-%d").replace(tzinfo=UTC)
         day_over = now - MANIFEST_GRACE >= day + timedelta(days=1)
         key = object_key(facility, camera, path.name)
-        digest = chain.sha256_file(path)
+        digest = segments.sha256_file(path)
         all_sent = all(object_key(facility, camera, e["segment"]) in done for e in entries)
         if day_over and all_sent and done.get(key) != digest:
             if key in done:

@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,11 +23,12 @@ from typing import Any
 
 import yaml
 
+from camops_lab import image, podman
+from camops_lab.plan import LABEL, HostKind, LabHost, LabPlan, LabPlanError, build
+from camops_lab.proxy import FILES_HOSTS_CACHE, Proxy, tunnelled_endpoints
+from camops_lab.proxy import PORT as PROXY_PORT
 from infra import loader, mirrors, vault
-from infra.lab import image, podman
-from infra.lab.plan import LABEL, HostKind, LabHost, LabPlan, LabPlanError, build
-from infra.lab.proxy import FILES_HOSTS_CACHE, Proxy, tunnelled_endpoints
-from infra.lab.proxy import PORT as PROXY_PORT
+from infra import playbook as runner
 from infra.model import Inventory
 from infra.problems import errors
 from infra.validate import validate
@@ -529,17 +529,30 @@ def ensure_vault(lab: Lab, log: Log) -> None:
 
 def ansible_env(lab: Lab) -> dict[str, str]:
     """Environment for ansible-playbook against the lab (config and vault password)."""
-    return {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(Path("ansible.cfg").resolve()),
-        "ANSIBLE_VAULT_PASSWORD_FILE": str(lab.vault_password_file.resolve()),
-    }
+    return runner.environment(vault_password_file=lab.vault_password_file)
+
+
+def run_camera_playbook(lab: Lab, *args: str, cwd: Path | None = None) -> runner.PlaybookRun:
+    """playbooks/lab_cameras.yml on the lab, its output captured; ``args`` go to
+    ansible-playbook (e.g. ``-e lab_camera_mode=replay``).
+
+    `lab up` validated this inventory a moment ago (open_lab): the playbook's own validation
+    play is skipped."""
+    return runner.run(
+        "lab_cameras.yml",
+        inventory=lab.inventory.path,
+        # The camera image was built from the role's own package list.
+        extra_vars={"lab_camera_install_packages": "false"},
+        args=["--skip-tags", "validate_inventory", *args],
+        vault_password_file=lab.vault_password_file,
+        cwd=cwd,
+    )
 
 
 def _camera_inputs(lab: Lab) -> str:
     """A digest of everything the camera provisioning depends on, containers included."""
     digest = hashlib.sha256()
-    for root in (Path("roles/lab_camera"), Path("infra/lab/camera_sim")):
+    for root in (Path("roles/lab_camera"), Path("lab/src/camops_lab/camera_sim")):
         for path in sorted(root.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 digest.update(str(path).encode() + b"\0" + path.read_bytes())
@@ -580,27 +593,7 @@ def provision_cameras(lab: Lab, log: Log) -> None:
         log("cameras unchanged and running")
         return
     stamp.unlink(missing_ok=True)
-    bin_dir = Path(sys.executable).parent
-    env = ansible_env(lab)
-    result = subprocess.run(  # noqa: S603
-        # `lab up` validated this inventory a moment ago (open_lab): skip the playbook's
-        # own validation play.
-        [
-            str(bin_dir / "ansible-playbook"),
-            "playbooks/lab_cameras.yml",
-            "-i",
-            lab.inventory.path,
-            "--skip-tags",
-            "validate_inventory",
-            # The camera image was built from the role's own package list.
-            "-e",
-            "lab_camera_install_packages=false",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
+    result = run_camera_playbook(lab)
     recap = (
         result.stdout[result.stdout.rfind("PLAY RECAP") :] if "PLAY RECAP" in result.stdout else ""
     )

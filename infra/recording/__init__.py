@@ -1,1 +1,0 @@
-"""Recording evidence: segment hash chains and retention (shared by recorders and audits)."""
