@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml services/platform/pyproject.toml services/recorder/pypr
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	bash scripts/debian-tools.sh $(BIN)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]' -e services/recorder -e services/platform -e lab
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]' -e ./services/recorder -e ./services/platform -e ./lab
 	touch $@
 
 lint: setup
