@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup lint test test-fast test-lab lab-up lab-down lab-status demo access-matrix clean
+.PHONY: help setup lint lint-python lint-ansible lint-monitoring test test-fast test-lab lab-up lab-down lab-status demo access-matrix clean
 
 help:
 	@echo "make setup       venv + every Python and Debian dependency (idempotent)"
@@ -35,12 +35,21 @@ $(STAMP): pyproject.toml services/platform/pyproject.toml services/recorder/pypr
 	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]' -e ./services/recorder -e ./services/platform -e ./lab
 	touch $@
 
+# Two at a time (the machine has two cores; mypy and ansible-lint take most of the time), each
+# group's output printed whole when it ends.
 lint: setup
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint-python lint-ansible lint-monitoring
+
+lint-python: setup
 	ruff check .
 	ruff format --check .
 	mypy
+
+lint-ansible: setup
 	yamllint --strict .
 	ansible-lint --profile production
+
+lint-monitoring: setup
 	promtool check rules roles/monitoring/files/rules/*.yml
 	promtool test rules tests/monitoring/*.test.yml
 	for inventory in inventories/*/; do camops alert-routing "$$inventory" --check || exit 1; done

@@ -54,6 +54,11 @@ class Request:
 MIN_REF_LENGTH = 6
 
 
+def unknown_site(site: str, known: list[str]) -> str:
+    """The one wording of "no such facility" (the CLI, the playbooks' filter)."""
+    return f"site={site!r} is not a facility of this inventory; facilities: {', '.join(known)}"
+
+
 def check_request(loaded: LoadResult, site: str, decision: str, decision_ref: str) -> Request:
     """The decommission request, or LifecycleError naming what is wrong and how to fix it."""
     inventory = loaded.inventory
@@ -61,9 +66,7 @@ def check_request(loaded: LoadResult, site: str, decision: str, decision_ref: st
         raise LifecycleError("the inventory does not load: run 'camops validate' and fix it first")
     known = sorted(facility.id for facility in inventory.facilities)
     if site not in known:
-        raise LifecycleError(
-            f"site={site!r} is not a facility of this inventory; facilities: {', '.join(known)}"
-        )
+        raise LifecycleError(unknown_site(site, known))
     try:
         chosen = Decision(decision)
     except ValueError:

@@ -10,7 +10,7 @@ from rich.console import Console
 from infra import loader
 from infra.model import Inventory
 from infra.problems import errors
-from infra.validate import validate_path
+from infra.validate import validate
 
 #: Tables and reports (standard output; 160 columns when redirected).
 console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
@@ -18,18 +18,24 @@ console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-def valid_inventory(path: str) -> Inventory:
-    """Load an inventory that must be valid; exit 1 listing the problems otherwise."""
+def valid_load(path: str) -> loader.LoadResult:
+    """Load an inventory that must be valid, once; exit 1 listing the problems otherwise."""
     try:
-        problems = validate_path(path)
+        result = loader.load(path)
     except loader.InventoryNotFoundError as error:
         raise click.UsageError(str(error)) from error
-    found = errors(problems)
+    found = errors(validate(result))
     if found:
         for problem in found:
             click.echo(problem.line(), err=True)
         click.echo(f"{len(found)} error(s): run 'camops validate {path}' and fix them", err=True)
         sys.exit(1)
-    result = loader.load(path)
-    assert result.inventory is not None  # noqa: S101  # validated above
-    return result.inventory
+    assert result.inventory is not None  # noqa: S101  # an inventory that loads has no errors
+    return result
+
+
+def valid_inventory(path: str) -> Inventory:
+    """The model of an inventory that must be valid (loaded once); exit 1 otherwise."""
+    inventory = valid_load(path).inventory
+    assert inventory is not None  # noqa: S101  # valid_load checked
+    return inventory

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from infra import loader
 from infra import playbook as runner
-from infra.cli.common import console, err_console, valid_inventory
+from infra.cli.common import console, err_console, valid_inventory, valid_load
 from infra.model import Inventory
 
 if TYPE_CHECKING:
@@ -42,16 +41,14 @@ def _ansible_env(model: Inventory, vault_password_file: Path | None) -> dict[str
 
 def _run_playbook(
     playbook: str,
-    inventory: str,
+    model: Inventory,
     extra_vars: dict[str, str],
     vault_password_file: Path | None,
     ansible_args: tuple[str, ...],
 ) -> None:
-    """Run one of camops' playbooks with this environment's ansible-playbook; exit with its code.
-
-    The inventory is validated first (the playbook validates it again on the controller).
-    """
-    model = valid_inventory(inventory)
+    """Run one of camops' playbooks with this environment's ansible-playbook on ``model``'s
+    inventory (validated by the caller, once; the playbook validates it again on the
+    controller, for those who run it without camops); exit with its code."""
     done = runner.run(
         playbook,
         inventory=Path(model.path).resolve(),
@@ -78,11 +75,19 @@ def _decision_ref_option(what: str) -> Callable[[Callable[..., Any]], Callable[.
     )
 
 
-def _known_site(inventory: str, site: str) -> None:
+def _known_site(model: Inventory, site: str) -> None:
+    from infra import lifecycle  # noqa: PLC0415
+
+    known = sorted(facility.id for facility in model.facilities)
+    if site not in known:
+        raise click.BadParameter(lifecycle.unknown_site(site, known), param_hint="SITE")
+
+
+def _site_inventory(inventory: str, site: str) -> Inventory:
+    """The inventory, validated once, holding facility ``site``."""
     model = valid_inventory(inventory)
-    if site not in {facility.id for facility in model.facilities}:
-        known = ", ".join(sorted(facility.id for facility in model.facilities))
-        raise click.BadParameter(f"'{site}' is not a facility of {inventory}; facilities: {known}")
+    _known_site(model, site)
+    return model
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -96,8 +101,8 @@ def rollout(
     """Roll out facility SITE with playbooks/site_rollout.yml (router, cameras, NVR,
     registration, verification). Further arguments go to ansible-playbook (e.g. --check --diff).
     """
-    _known_site(inventory, site)
-    _run_playbook("site_rollout.yml", inventory, {"site": site}, vault_password_file, ansible_args)
+    model = _site_inventory(inventory, site)
+    _run_playbook("site_rollout.yml", model, {"site": site}, vault_password_file, ansible_args)
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -110,8 +115,8 @@ def verify(
 ) -> None:
     """Verify facility SITE (playbooks/site_verify.yml): recording at the NVR and at central,
     live view, who may watch."""
-    _known_site(inventory, site)
-    _run_playbook("site_verify.yml", inventory, {"site": site}, vault_password_file, ansible_args)
+    model = _site_inventory(inventory, site)
+    _run_playbook("site_verify.yml", model, {"site": site}, vault_password_file, ansible_args)
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -139,13 +144,16 @@ def decommission(  # noqa: PLR0917  # click passes one argument per option
     written into the inventory with a report. Checked before anything is touched."""
     from infra import lifecycle  # noqa: PLC0415
 
+    loaded = valid_load(inventory)
+    assert loaded.inventory is not None  # noqa: S101  # valid_load checked
+    model = loaded.inventory
     try:
-        request = lifecycle.check_request(loader.load(inventory), site, decision, decision_ref)
+        request = lifecycle.check_request(loaded, site, decision, decision_ref)
     except lifecycle.LifecycleError as error:
         raise click.UsageError(str(error)) from None
     _run_playbook(
         "site_decommission.yml",
-        inventory,
+        model,
         {"site": site, "decision": decision, "decision_ref": request.decision_ref},
         vault_password_file,
         ansible_args,
@@ -170,12 +178,13 @@ def reactivate(
     from infra import lifecycle  # noqa: PLC0415
     from infra.model import FacilityStatus  # noqa: PLC0415
 
-    loaded = loader.load(inventory)
+    loaded = valid_load(inventory)
+    assert loaded.inventory is not None  # noqa: S101  # valid_load checked
+    model = loaded.inventory
     try:
         request = lifecycle.check_request(loaded, site, "standby", decision_ref)
     except lifecycle.LifecycleError as error:
         raise click.UsageError(str(error)) from None
-    model = valid_inventory(inventory)
     status = model.facility(site).status
     if status not in {FacilityStatus.STANDBY, FacilityStatus.ACTIVE}:
         raise click.UsageError(f"{site} is {status.value}: only a facility on standby re-activates")
@@ -184,7 +193,7 @@ def reactivate(
             f"{request.facility_file}: status active (commit it with '{request.decision_ref}')",
             err=True,
         )
-    _run_playbook("site_rollout.yml", inventory, {"site": site}, vault_password_file, ansible_args)
+    _run_playbook("site_rollout.yml", model, {"site": site}, vault_password_file, ansible_args)
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -229,7 +238,7 @@ def drift(  # noqa: PLR0917  # click passes one argument per option
 
     model = valid_inventory(inventory)
     for site in sites:
-        _known_site(inventory, site)
+        _known_site(model, site)
     chosen = list(sites) or [f.id for f in model.facilities]
     skipped = {
         f.id: f"status {f.status.value}: not rolled out, nothing to compare"

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,3 +162,42 @@ def test_a_platform_that_does_not_answer_is_an_error_naming_it(tmp_path: Path) -
         assert run.returncode == 1
         assert run.stderr.startswith(f"Error: {url}: ")
         assert "automation-token" not in run.stdout + run.stderr
+
+
+def test_rollout_loads_the_inventory_once_and_names_an_unknown_facility(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`camops rollout` reads the inventory once (the playbook validates it again itself) and
+    refuses a facility not in it with the wording the playbooks use, before any playbook."""
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from infra import loader  # noqa: PLC0415
+    from infra import playbook as runner  # noqa: PLC0415
+    from infra.cli import main  # noqa: PLC0415
+
+    loads: list[str] = []
+    real_load = loader.load
+
+    def counted(path: Any, *args: Any, **kwargs: Any) -> loader.LoadResult:
+        loads.append(str(path))
+        return real_load(path, *args, **kwargs)
+
+    started: list[str] = []
+
+    def run(playbook: str, **_: Any) -> runner.PlaybookRun:
+        started.append(playbook)
+        return runner.PlaybookRun([playbook], 0)
+
+    monkeypatch.setattr(loader, "load", counted)
+    monkeypatch.setattr(runner, "run", run)
+    cli = CliRunner()
+    unknown = cli.invoke(main, ["rollout", "nowhere", "-i", str(INVENTORIES / "lab")])
+    assert unknown.exit_code == 2, unknown.output
+    assert "site='nowhere' is not a facility of this inventory; facilities: " in unknown.output
+    assert "lab_north_school, lab_south_barracks" in unknown.output
+    assert (started, len(loads)) == ([], 1)
+
+    loads.clear()
+    known = cli.invoke(main, ["rollout", "lab_north_school", "-i", str(INVENTORIES / "lab")])
+    assert known.exit_code == 0, known.output
+    assert (started, len(loads)) == (["site_rollout.yml"], 1)
