@@ -132,7 +132,7 @@ def test_a_controller_module_on_a_python_without_camops_says_where_to_run(
     ("extra", "message"),
     [
         ([], "name the facility to roll out: -e site=<facility id>"),
-        (["-e", "site=nowhere"], "site=nowhere is not a facility of this inventory"),
+        (["-e", "site=nowhere"], "site='nowhere' is not a facility of this inventory"),
         (["-e", "site=lab_south_barracks"], "has status 'standby' in the inventory"),
         # No vault in this copy: the secrets are named, with the command that creates them.
         (["-e", "site=lab_north_school"], "missing from the vault: vault_camera_north_cam01"),
