@@ -8,7 +8,7 @@ from argon2 import extract_parameters
 from argon2.profiles import RFC_9106_LOW_MEMORY
 from fastapi.testclient import TestClient
 
-from camops_platform import audit
+from camops_platform import audit, passwords
 from tests.platform.api import PASSWORD, account, bearer, catalog, log_in, person
 
 
@@ -41,7 +41,7 @@ def test_accounts_create_repeat_update_disable(
 
 
 def test_login_lockout_and_disable(
-    client: TestClient, tokens: dict[str, str], database: str
+    client: TestClient, tokens: dict[str, str], database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = "/api/v1/accounts/ttbac@bac.lab.gov.vn"
     client.put(url, json=account(), headers=bearer(tokens["accounts"]))
@@ -72,10 +72,25 @@ def test_login_lockout_and_disable(
             "/api/v1/session", json={"email": "ttbac@bac.lab.gov.vn", "password": "nope"}
         )
         assert wrong.status_code == 401
+    # Answered after a password check's work, as for any account (timing tells nothing).
+    worked: list[str] = []
+    real_work = passwords.same_work
+
+    def counted(password: str) -> None:
+        worked.append(password)
+        real_work(password)
+
+    monkeypatch.setattr(passwords, "same_work", counted)
     locked = client.post(
         "/api/v1/session", json={"email": "ttbac@bac.lab.gov.vn", "password": PASSWORD}
     )
     assert locked.status_code == 401  # locked: the right password does not help now
+    unknown = client.post(
+        "/api/v1/session", json={"email": "nobody@bac.lab.gov.vn", "password": PASSWORD}
+    )
+    assert unknown.status_code == 401
+    assert worked == [PASSWORD, PASSWORD]
+    monkeypatch.setattr(passwords, "same_work", real_work)
     with psycopg.connect(database) as conn:
         logins = [
             e for e in audit.rows(conn, actor="ttbac@bac.lab.gov.vn") if e["action"] == "login"
@@ -83,6 +98,27 @@ def test_login_lockout_and_disable(
     assert [e["outcome"] for e in logins] == ["success"] + ["failed"] * 6
     assert "locked" in logins[-1]["detail"]["reason"]
     assert PASSWORD not in str(logins)
+
+    # The lock ends (as if LOCK_TIME had passed): one wrong try does not lock the account again
+    # (else a try every 15 minutes would keep its owner out for good); the right one lets in.
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE accounts SET locked_until = now() - interval '1 second' WHERE email = %s",
+            ("ttbac@bac.lab.gov.vn",),
+        )
+    again = client.post(
+        "/api/v1/session", json={"email": "ttbac@bac.lab.gov.vn", "password": "nope"}
+    )
+    assert again.status_code == 401
+    back = client.post(
+        "/api/v1/session", json={"email": "ttbac@bac.lab.gov.vn", "password": PASSWORD}
+    )
+    assert back.status_code == 204
+    with psycopg.connect(database) as conn:
+        logins = [
+            e for e in audit.rows(conn, actor="ttbac@bac.lab.gov.vn") if e["action"] == "login"
+        ]
+    assert [e["detail"].get("reason", "") for e in logins[-2:]] == ["wrong password", ""]
 
 
 def test_authz_follows_r7_and_audits_every_decision(

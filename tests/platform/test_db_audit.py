@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import argon2
 import psycopg
 import pytest
+from argon2 import extract_parameters
 
 from camops_platform import audit, db, passwords
 
@@ -150,6 +152,34 @@ def test_password_policy_hash_and_lockout() -> None:
         assert state.locked_until is None
     state = passwords.after_failure(state.failed, now)
     assert state.locked_until == now + passwords.LOCK_TIME
+    # Still locked: the count goes on. Once the lock has ended, it starts again.
+    assert passwords.after_failure(state.failed, now, state.locked_until).failed == 6
+    ended = now + passwords.LOCK_TIME
+    assert passwords.after_failure(state.failed, ended, state.locked_until) == passwords.Lockout(
+        1, None
+    )
+
+
+@pytest.mark.parametrize("fast", ["1", "0"])
+def test_no_real_hash_to_check_costs_what_a_real_check_costs(
+    monkeypatch: pytest.MonkeyPatch, fast: str
+) -> None:
+    """Unknown, disabled and locked accounts are answered after the same Argon2 work as a real
+    password check (the test cost and the production one), so timing tells nobody which
+    accounts exist or are locked."""
+    monkeypatch.setenv("CAMOPS_PLATFORM_FAST_HASH", fast)
+    real = extract_parameters(passwords.hash_password("Quan-Sat-2026!"))
+    verified: list[str] = []
+    original = argon2.PasswordHasher.verify
+
+    def spy(self: argon2.PasswordHasher, hash: str, password: str) -> bool:
+        verified.append(hash)
+        return original(self, hash, password)
+
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", spy)
+    assert not passwords.check(None, "Quan-Sat-2026!")
+    passwords.same_work("Quan-Sat-2026!")
+    assert [extract_parameters(dummy) for dummy in verified] == [real, real]
 
 
 def test_audit_rows_filter_by_actor_and_target(database: str) -> None:

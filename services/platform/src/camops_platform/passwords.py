@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,8 +28,23 @@ def hasher() -> PasswordHasher:
     return PasswordHasher()
 
 
-#: Verified against when the account does not exist, so timing does not tell who exists.
-_DUMMY = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("camops-dummy")
+@functools.cache
+def _dummy(parameters: tuple[int, int, int]) -> str:
+    """A hash made with the cost real hashes have (``parameters``: Argon2 time, memory,
+    parallelism), verified against when no real hash may be checked (an unknown, disabled or
+    locked account), so the answer takes as long whoever asks: timing tells nobody which
+    accounts exist or are locked."""
+    time_cost, memory_cost, parallelism = parameters
+    return PasswordHasher(time_cost, memory_cost, parallelism).hash("camops-dummy")
+
+
+def same_work(password: str) -> None:
+    """Spend what checking ``password`` against a real hash costs, and learn nothing."""
+    current = hasher()
+    with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
+        current.verify(
+            _dummy((current.time_cost, current.memory_cost, current.parallelism)), password
+        )
 
 
 def policy_problems(password: str, *, email: str = "", full_name: str = "") -> list[str]:
@@ -64,7 +81,7 @@ def check(stored: str | None, password: str) -> bool:
     """True when the password matches the stored hash (False for no hash at all)."""
     try:
         if stored is None:
-            PasswordHasher().verify(_DUMMY, password)
+            same_work(password)
             return False
         return hasher().verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -81,7 +98,14 @@ class Lockout:
     locked_until: datetime | None
 
 
-def after_failure(failed: int, now: datetime) -> Lockout:
-    """The account's counters after one more failed login."""
+def after_failure(failed: int, now: datetime, locked_until: datetime | None = None) -> Lockout:
+    """The account's counters after one more failed login.
+
+    A lock that has ended starts the count again: one wrong try after it does not lock the
+    account once more (else anyone knowing an e-mail could keep its owner locked out with a
+    try every LOCK_TIME).
+    """
+    if locked_until is not None and locked_until <= now:
+        failed = 0
     failed += 1
     return Lockout(failed, now + LOCK_TIME if failed >= MAX_FAILURES else None)

@@ -155,14 +155,16 @@ def login(conn: psycopg.Connection[Any], email: str, password: str, source_ip: s
         ).fetchone()
         reason = ""
         if account is None:
-            passwords.check(None, password)  # same work as for a known account
+            passwords.same_work(password)  # as long as for a known account
             reason = "unknown account"
         elif not account["enabled"]:
+            passwords.same_work(password)
             reason = "account disabled"
         elif account["locked_until"] is not None and account["locked_until"] > now:
+            passwords.same_work(password)
             reason = "account locked after repeated failures"
         elif not passwords.check(account["password_hash"], password):
-            state = passwords.after_failure(account["failed_logins"], now)
+            state = passwords.after_failure(account["failed_logins"], now, account["locked_until"])
             cur.execute(
                 "UPDATE accounts SET failed_logins = %s, locked_until = %s WHERE id = %s",
                 (state.failed, state.locked_until, account["id"]),
