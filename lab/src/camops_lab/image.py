@@ -100,10 +100,14 @@ class ImageSpec:
     reference: str
 
 
+def latest(spec: ImageSpec) -> str:
+    """The ``:latest`` tag of the spec's image (molecule scenarios use that tag)."""
+    return f"{spec.reference.rsplit(':', 1)[0]}:latest"
+
+
 def _tag_latest(spec: ImageSpec) -> ImageSpec:
-    """Point ``:latest`` at the current image (molecule scenarios use that tag)."""
-    repo = spec.reference.rsplit(":", 1)[0]
-    podman.run("tag", spec.reference, f"{repo}:latest")
+    """Point ``:latest`` at the current image."""
+    podman.run("tag", spec.reference, latest(spec))
     return spec
 
 

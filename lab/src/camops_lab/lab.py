@@ -686,8 +686,10 @@ def down(inventory_path: str, log: Log = print, purge: bool = False) -> None:
     lab.known_hosts.unlink(missing_ok=True)
     if debian is not None:
         for spec in (image.camera_spec(debian), image.base_spec(debian)):
-            if podman.image_exists(spec.reference):
-                podman.run("rmi", spec.reference)
+            # Both tags: removing only the digest's left the image stored under :latest.
+            for tag in (spec.reference, image.latest(spec)):
+                if podman.image_exists(tag):
+                    podman.run("rmi", tag)
         _remove_lab_vault(lab)
         shutil.rmtree(lab.state, ignore_errors=True)
         log("images and lab state removed")
