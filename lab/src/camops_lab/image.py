@@ -94,20 +94,20 @@ def _tree_text(root: Path) -> str:
     )
 
 
+#: The label every lab image carries (its value: base or camera); `down --purge` removes by it.
+LABEL_KEY = "camops.lab.image"
+
+
 @dataclass(frozen=True)
 class ImageSpec:
     kind: str
     reference: str
 
 
-def latest(spec: ImageSpec) -> str:
-    """The ``:latest`` tag of the spec's image (molecule scenarios use that tag)."""
-    return f"{spec.reference.rsplit(':', 1)[0]}:latest"
-
-
 def _tag_latest(spec: ImageSpec) -> ImageSpec:
-    """Point ``:latest`` at the current image."""
-    podman.run("tag", spec.reference, latest(spec))
+    """Point ``:latest`` at the current image (molecule scenarios use that tag)."""
+    repo = spec.reference.rsplit(":", 1)[0]
+    podman.run("tag", spec.reference, f"{repo}:latest")
     return spec
 
 
@@ -176,7 +176,7 @@ def build_base(workdir: Path, log: Path, debian: DebianMirrors) -> ImageSpec:
                     "--change",
                     "STOPSIGNAL=SIGRTMIN+3",
                     "--change",
-                    "LABEL=camops.lab.image=base",
+                    f"LABEL={LABEL_KEY}=base",
                     "-",
                     spec.reference,
                 ],
@@ -201,7 +201,7 @@ def build_camera(workdir: Path, log: Path, debian: DebianMirrors) -> ImageSpec:
     try:
         (context / "Containerfile").write_text(
             f"FROM {base.reference}\n"
-            "LABEL camops.lab.image=camera\n"
+            f"LABEL {LABEL_KEY}=camera\n"
             "RUN apt-get -o Acquire::Check-Valid-Until=false update \\\n"
             " && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "
             f"{' '.join(camera_packages())} \\\n"

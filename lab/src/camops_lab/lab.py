@@ -658,12 +658,6 @@ def up(inventory_path: str, log: Log = print, provision: bool = True) -> Timings
 def down(inventory_path: str, log: Log = print, purge: bool = False) -> None:
     """Remove what ``up`` made: containers, networks, routes, the proxy process."""
     lab = open_lab(inventory_path)
-    debian = None
-    if purge:  # the images' tags depend on the controller's Debian mirror
-        try:
-            debian = mirrors.debian_mirrors(image.SUITE)
-        except mirrors.MirrorError as error:
-            raise LabError(f"{error} (needed to name the lab's images)") from error
     label = f"{LABEL}={lab.inventory.name}"
     containers = sorted(
         set(podman.names("container", label))
@@ -684,12 +678,12 @@ def down(inventory_path: str, log: Log = print, purge: bool = False) -> None:
         log("package proxy stopped")
     lab.lab_hosts_file.unlink(missing_ok=True)
     lab.known_hosts.unlink(missing_ok=True)
-    if debian is not None:
-        for spec in (image.camera_spec(debian), image.base_spec(debian)):
-            # Both tags: removing only the digest's left the image stored under :latest.
-            for tag in (spec.reference, image.latest(spec)):
-                if podman.image_exists(tag):
-                    podman.run("rmi", tag)
+    if purge:
+        # Every lab image by its label, whatever its tags (the digest's of this or an earlier
+        # build, :latest): removing only the current digest's tag left them stored.
+        images = podman.labelled_images(image.LABEL_KEY)
+        if images:
+            podman.run("rmi", "--force", *images)
         _remove_lab_vault(lab)
         shutil.rmtree(lab.state, ignore_errors=True)
         log("images and lab state removed")

@@ -46,3 +46,9 @@ def names(kind: str, label: str) -> list[str]:
     else:
         out = run("network", "ls", "--filter", f"label={label}", "--format", "{{.Name}}").stdout
     return [line for line in out.splitlines() if line]
+
+
+def labelled_images(key: str) -> list[str]:
+    """IDs of the images that carry the label ``key`` (any value)."""
+    out = run("images", "--filter", f"label={key}", "--format", "{{.ID}}").stdout
+    return sorted({line for line in out.splitlines() if line})
