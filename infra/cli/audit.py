@@ -5,17 +5,48 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.table import Table
 
 from infra.cli.common import console
 
+Command = TypeVar("Command", bound=Callable[..., Any])
+
 if TYPE_CHECKING:
     from camops_recorder.chain import ChainReport
+
+
+def _platform_access(scope: str) -> Callable[[Command], Command]:
+    """``--url`` and ``--token-file`` (an automation token with ``scope``) of a command that
+    reads the platform."""
+
+    def options(command: Command) -> Command:
+        command = click.option(
+            "--token-file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            required=True,
+            help=f"File holding an automation token with the {scope} scope.",
+        )(command)
+        return click.option(
+            "--url", required=True, help="The platform, e.g. https://platform.example.gov.vn"
+        )(command)
+
+    return options
+
+
+def _platform_output(command: Command) -> Command:
+    """``--ca-file`` and ``--json`` of a command that reads the platform."""
+    command = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(
+        command
+    )
+    return click.option(
+        "--ca-file", type=click.Path(exists=True, dir_okay=False), help="CA bundle (TLS)."
+    )(command)
 
 
 def _minutes(seconds: float | None) -> str:
@@ -23,13 +54,7 @@ def _minutes(seconds: float | None) -> str:
 
 
 @click.command("incidents")
-@click.option("--url", required=True, help="The platform, e.g. https://platform.example.gov.vn")
-@click.option(
-    "--token-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="File holding an automation token with the incidents:read scope.",
-)
+@_platform_access("incidents:read")
 @click.option(
     "--status",
     type=click.Choice(["open", "acknowledged", "resolved", "unresolved"]),
@@ -37,8 +62,7 @@ def _minutes(seconds: float | None) -> str:
 )
 @click.option("--facility", help="Only this facility's incidents.")
 @click.option("--since", help="Outages that started from this UTC time (ISO 8601).")
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="CA bundle (TLS).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_platform_output
 def incidents(  # noqa: PLR0917  # click passes one argument per option
     url: str,
     token_file: Path,
@@ -218,20 +242,13 @@ def _platform_get(
 
 
 @audit.command("access")
-@click.option("--url", required=True, help="The platform, e.g. https://platform.example.gov.vn")
-@click.option(
-    "--token-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="File holding an automation token with the audit:read scope.",
-)
+@_platform_access("audit:read")
 @click.option("--user", help="Only this person (official e-mail).")
 @click.option("--facility", help="Only this facility's cameras.")
 @click.option("--camera", help="Only this camera (or other target).")
 @click.option("--since", help="From this UTC time (ISO 8601).")
 @click.option("--until", help="Until this UTC time (ISO 8601).")
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="CA bundle (TLS).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_platform_output
 def audit_access(  # noqa: PLR0917  # click passes one argument per option
     url: str,
     token_file: Path,
